@@ -1,0 +1,1 @@
+"""The four lienthong services, the command line and the development stack."""

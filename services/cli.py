@@ -1,0 +1,235 @@
+"""The ``lienthong`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from services.registry import SERVICES
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    entry = SERVICES[args.service]
+    settings = entry.settings_type().load()
+    if args.port:
+        settings.port = args.port
+    app = entry.app_factory()(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.listen_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.notify.sandbox.gateway import create_gateway_app
+    from services.notify.sandbox.smtp import start_smtp
+
+    controller, mailbox = start_smtp(args.host, args.smtp_port)
+    try:
+        uvicorn.run(create_gateway_app(mailbox), host=args.host, port=args.http_port, log_level="warning")
+    finally:
+        controller.stop()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from services.devstack import StackConfig, run_foreground
+
+    config = StackConfig(var_dir=Path(args.var))
+    for name in SERVICES:
+        port = getattr(args, f"{name}_port")
+        if port:
+            config.ports[name] = port
+    config.kafka_bootstrap = args.kafka_bootstrap or None
+    config.database_url = args.database_url or None
+    return run_foreground(config)
+
+
+async def _service_sessions(service: str):  # type: ignore[no-untyped-def]
+    from shared.db import create_engine, session_maker
+
+    settings = SERVICES[service].settings_type().load()
+    engine = create_engine(settings.service_database_url, service)
+    return engine, session_maker(engine)
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    from shared.bus.deadletters import list_dead_letters, replay_dead_letters
+
+    async def main() -> int:
+        engine, sessions = await _service_sessions(args.service)
+        try:
+            if args.action == "list":
+                letters = await list_dead_letters(sessions, args.service, include_replayed=args.all)
+                if args.json:
+                    print(
+                        json.dumps(
+                            [
+                                {
+                                    "id": d.id,
+                                    "consumer": d.consumer,
+                                    "topic": d.topic,
+                                    "partition": d.partition,
+                                    "offset": d.offset,
+                                    "key": d.key,
+                                    "event_id": d.event_id,
+                                    "event_type": d.event_type,
+                                    "error_class": d.error_class,
+                                    "error": d.error,
+                                    "attempts": d.attempts,
+                                    "failed_at": d.failed_at.isoformat(),
+                                    "replayed_at": d.replayed_at.isoformat() if d.replayed_at else None,
+                                }
+                                for d in letters
+                            ],
+                            ensure_ascii=False,
+                            indent=2,
+                        )
+                    )
+                    return 0
+                if not letters:
+                    print(f"no dead letters for {args.service}")
+                for d in letters:
+                    state = f"replayed {d.replayed_at:%Y-%m-%d %H:%M}" if d.replayed_at else "pending"
+                    print(
+                        f"#{d.id} {d.topic}[{d.partition}]@{d.offset} key={d.key} type={d.event_type} "
+                        f"{d.error_class}: {d.error} (attempts {d.attempts}, {state})"
+                    )
+                return 0
+            ids = [int(i) for i in args.ids] if args.ids else None
+            if ids is None and not args.all:
+                print("name dead letter ids to replay, or --all", file=sys.stderr)
+                return 2
+            replayed = await replay_dead_letters(sessions, args.service, ids)
+            print(f"replayed {len(replayed)} dead letter(s) to {args.service}: {replayed}")
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from shared.web.auth import install_key, new_key_string
+
+    async def main() -> int:
+        key = new_key_string()
+        for service in args.service or list(SERVICES):
+            engine, sessions = await _service_sessions(service)
+            try:
+                await install_key(sessions, key, args.name, args.scope)
+            finally:
+                await engine.dispose()
+        print(key)
+        return 0
+
+    return asyncio.run(main())
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    from shared.events.schema_export import DOCS_DIR, rendered_documents, write_documents
+
+    if args.check:
+        stale = [
+            n
+            for n, c in rendered_documents().items()
+            if not (DOCS_DIR / n).exists() or (DOCS_DIR / n).read_text(encoding="utf-8") != c
+        ]
+        if stale:
+            print("out of date: " + ", ".join(stale) + " (run: lienthong schemas export)", file=sys.stderr)
+            return 1
+        print("event schemas are up to date")
+        return 0
+    for path in write_documents():
+        print(path)
+    return 0
+
+
+def _wait(args: argparse.Namespace) -> int:
+    import httpx
+
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(args.url, timeout=2).status_code == 200:
+                return 0
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    print(f"{args.url} not ready after {args.timeout}s", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lienthong", description="Interconnected one-stop dossier processing."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run one service (settings from LIENTHONG_* variables)")
+    p.add_argument("service", choices=sorted(SERVICES))
+    p.add_argument("--port", type=int, default=0)
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("run", help="run the whole platform on embedded defaults (make run)")
+    p.add_argument("--var", default="var", help="where SQLite files, logs and dev keys go")
+    for name in SERVICES:
+        p.add_argument(f"--{name}-port", type=int, default=0)
+    p.add_argument("--kafka-bootstrap", default="", help="use this broker instead of the embedded one")
+    p.add_argument("--database-url", default="", help="use this database instead of SQLite files")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("sandbox", help="run the sandbox SMTP server and SMS gateway")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--smtp-port", type=int, default=1025)
+    p.add_argument("--http-port", type=int, default=8090)
+    p.set_defaults(func=_sandbox)
+
+    p = sub.add_parser("dead-letters", help="list or replay a consumer's dead letters")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("--service", required=True, choices=sorted(SERVICES))
+    p.add_argument("ids", nargs="*", help="dead letter ids (replay)")
+    p.add_argument("--all", action="store_true", help="list: include replayed; replay: every pending one")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_dead_letters)
+
+    p = sub.add_parser("keys", help="create an API key")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--name", required=True)
+    p.add_argument("--scope", action="append", required=True)
+    p.add_argument("--service", action="append", choices=sorted(SERVICES), help="default: every service")
+    p.set_defaults(func=_keys)
+
+    p = sub.add_parser("schemas", help="export event JSON Schemas and the AsyncAPI document")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--check", action="store_true", help="fail if the committed documents are out of date")
+    p.set_defaults(func=_schemas)
+
+    p = sub.add_parser("wait", help="wait until a URL answers 200")
+    p.add_argument("url")
+    p.add_argument("--timeout", type=float, default=60)
+    p.set_defaults(func=_wait)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

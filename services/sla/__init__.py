@@ -1,0 +1,1 @@
+"""sla: working-time clocks, warnings, delay attribution, apologies and reports."""

@@ -1,0 +1,1 @@
+"""What every lienthong service uses: events, the bus, the database, settings, observability."""

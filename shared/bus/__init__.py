@@ -1,0 +1,1 @@
+"""The event bus: transactional outbox, relay, consumer runner, inbox, dead letters, trace headers."""

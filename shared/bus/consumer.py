@@ -1,0 +1,378 @@
+"""The consumer runner: at-least-once delivery, exactly-once effect.
+
+For each message, in partition order: decode, skip if the inbox already holds its event id, run the
+handler and record the inbox row in one database transaction, and only then commit the offset. Errors
+are retried with exponential backoff and jitter; a message that cannot be processed goes to the
+consumer's dead-letter topic (and ``dead_letter`` table) with its origin and error, and the partition
+moves on. A database or network outage is retried without bound: it is not the message's fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from shared.bus import metrics
+from shared.bus.deadletters import DeadLetterWriter, FailedMessage
+from shared.bus.handlers import Handlers, PermanentError, Registration
+from shared.bus.kafka import KafkaSettings, ensure_topics
+from shared.bus.tables import InboxRecord
+from shared.bus.tracing import context_from_headers, tracer
+from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from shared.events.envelope import Envelope
+from shared.events.registry import is_known
+from shared.events.topics import replay_topic
+from shared.failpoints import failpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    initial_backoff: float = 0.2
+    max_backoff: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        return random.uniform(0, min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
+
+
+class PoisonMessage(Exception):
+    """A message that no retry can fix: undecodable, of an unknown type, or with an invalid payload."""
+
+
+def decode(raw: bytes | None) -> Envelope:
+    if raw is None:
+        raise PoisonMessage("empty message (no value)")
+    try:
+        return Envelope.from_bytes(raw)
+    except ValidationError as exc:
+        raise PoisonMessage(f"not an event envelope: {_first_error(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise PoisonMessage(f"not UTF-8: {exc}") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "message"
+    return f"{where}: {err['msg']} ({exc.error_count()} error(s))"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Errors that say the database or network is away, not that this message is bad."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, PoolTimeoutError | ConnectionError | OSError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, DBAPIError) and any(
+        s in text
+        for s in ("connection refused", "could not connect", "connection is closed", "database is locked")
+    )
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        handlers: Handlers,
+        units: UnitOfWorkFactory,
+        kafka: KafkaSettings,
+        policy: RetryPolicy | None = None,
+        batch_size: int = 200,
+    ) -> None:
+        self.name = name
+        self.topics = [*topics, replay_topic(name)]
+        self.handlers = handlers
+        self._units = units
+        self._kafka = kafka
+        self._policy = policy or RetryPolicy()
+        self._batch_size = batch_size
+        self._dead_letters = DeadLetterWriter(name, units)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._pending: dict[TopicPartition, int] = {}
+        self._positions: dict[TopicPartition, int] = {}
+        self.ready = asyncio.Event()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until ``stop()``; survives the broker going away and coming back."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._consume()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError) as exc:
+                failures += 1
+                delay = min(10.0, 0.5 * 2 ** min(failures, 5))
+                log.warning("consumer %s: broker unavailable (%r); retrying in %.1fs", self.name, exc, delay)
+                await self._sleep(delay)
+
+    async def _consume(self) -> None:
+        await ensure_topics(self._kafka, self.topics)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            client_id=f"{self._kafka.client_id}-consumer",
+            group_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._batch_size,
+            request_timeout_ms=max(self._kafka.request_timeout_ms, 40_000),
+            session_timeout_ms=20_000,
+            heartbeat_interval_ms=3_000,
+            metadata_max_age_ms=30_000,
+        )
+        consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            self.ready.set()
+            while not self._stopping.is_set():
+                batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+                async with self._lock:
+                    for tp, messages in batch.items():
+                        for message in messages:
+                            if self._stopping.is_set():
+                                break
+                            await self.process(message)
+                            self._pending[tp] = message.offset + 1
+                            self._positions[tp] = message.offset + 1
+                    await self._commit()
+                self._update_lag(consumer)
+        finally:
+            self.ready.clear()
+            self._consumer = None
+            try:
+                async with self._lock:
+                    await self._commit(consumer)
+            finally:
+                await consumer.stop()
+
+    async def _commit(self, consumer: AIOKafkaConsumer | None = None) -> None:
+        consumer = consumer or self._consumer
+        if not self._pending or consumer is None:
+            return
+        offsets, self._pending = self._pending, {}
+        owned = consumer.assignment()
+        offsets = {tp: off for tp, off in offsets.items() if tp in owned}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            # The effects are committed in the database; a redelivery is deduplicated by the inbox.
+            log.warning("consumer %s: offset commit failed (%r); messages may be redelivered", self.name, exc)
+
+    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            pos = self._positions.get(tp)
+            if high is not None and pos is not None:
+                metrics.CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, high - pos))
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    # ---- one message -----------------------------------------------------------------------------
+    async def process(self, message: Any) -> str:
+        """Process one Kafka record; returns what happened (handled, duplicate, ignored, dead-lettered)."""
+        topic = message.topic
+        metrics.EVENTS_CONSUMED.labels(self.name, topic).inc()
+        failed = FailedMessage.from_record(message)
+        try:
+            envelope = decode(message.value)
+            registration = self._registration(envelope)
+            if registration is None:
+                metrics.EVENTS_PROCESSED.labels(self.name, topic, "ignored").inc()
+                return "ignored"
+            payload = self._payload(registration, envelope)
+        except PoisonMessage as exc:
+            await self._dead_letter(failed, exc, attempts=1)
+            return "dead-lettered"
+        return await self._process_with_retries(failed, envelope, registration, payload)
+
+    def _registration(self, envelope: Envelope) -> Registration | None:
+        registration = self.handlers.get(envelope.type)
+        if registration is None and not is_known(envelope.type):
+            raise PoisonMessage(f"unknown event type {envelope.type!r}")
+        return registration
+
+    @staticmethod
+    def _payload(registration: Registration, envelope: Envelope) -> Any:
+        try:
+            return registration.payload.model_validate(envelope.payload)
+        except ValidationError as exc:
+            raise PoisonMessage(f"invalid {envelope.type} payload: {_first_error(exc)}") from exc
+
+    async def _process_with_retries(
+        self, failed: FailedMessage, envelope: Envelope, registration: Registration, payload: Any
+    ) -> str:
+        attempt = 0
+        outages = 0
+        while True:
+            attempt += 1
+            try:
+                result = await self._apply(envelope, registration, payload, failed.headers)
+            except PermanentError as exc:
+                self._count_failure(failed.topic, exc)
+                await self._dead_letter(failed, exc, attempts=attempt, envelope=envelope)
+                return "dead-lettered"
+            except Exception as exc:
+                self._count_failure(failed.topic, exc)
+                if is_outage(exc) and not self._stopping.is_set():
+                    outages += 1
+                    attempt -= 1
+                    delay = self._policy.delay(min(outages, 10))
+                    log.warning(
+                        "consumer %s: outage while handling %s (%r); retrying in %.1fs",
+                        self.name,
+                        envelope.type,
+                        exc,
+                        delay,
+                    )
+                    await self._sleep(delay)
+                    continue
+                if attempt >= self._policy.max_attempts:
+                    log.exception(
+                        "consumer %s: %s failed %d times; dead-lettering", self.name, envelope.type, attempt
+                    )
+                    await self._dead_letter(failed, exc, attempts=attempt, envelope=envelope)
+                    return "dead-lettered"
+                delay = self._policy.delay(attempt)
+                log.warning(
+                    "consumer %s: %s failed (attempt %d, %r); retrying in %.2fs",
+                    self.name,
+                    envelope.type,
+                    attempt,
+                    exc,
+                    delay,
+                )
+                await self._sleep(delay)
+                continue
+            metrics.EVENTS_PROCESSED.labels(self.name, failed.topic, result).inc()
+            return result
+
+    async def _apply(
+        self, envelope: Envelope, registration: Registration, payload: Any, headers: dict[str, str]
+    ) -> str:
+        span_name = f"{envelope.type} process"
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.operation": "process",
+            "messaging.consumer.group.name": self.name,
+            "messaging.message.id": str(envelope.event_id),
+            "lienthong.dossier_code": envelope.dossier_code,
+        }
+        ctx = context_from_headers(headers)
+        with (
+            tracer.start_as_current_span(
+                span_name, context=ctx, kind=SpanKind.CONSUMER, attributes=attributes
+            ) as span,
+            metrics.HANDLER_DURATION.labels(self.name, envelope.type).time(),
+        ):
+            try:
+                handled = await self._apply_once(envelope, registration, payload)
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+            span.set_attribute("lienthong.result", handled)
+            return handled
+
+    async def _apply_once(self, envelope: Envelope, registration: Registration, payload: Any) -> str:
+        event_id = str(envelope.event_id)
+        emitted = False
+        try:
+            async with self._units.sessions() as session, session.begin():
+                if await session.get(InboxRecord, (self.name, event_id)) is not None:
+                    return "duplicate"
+                session.add(
+                    InboxRecord(
+                        consumer=self.name,
+                        event_id=event_id,
+                        event_type=envelope.type,
+                        processed_at=datetime.now(UTC),
+                    )
+                )
+                uow = UnitOfWork(session)
+                await registration.handler(uow, envelope, payload)
+                emitted = bool(uow.emitted)
+        except IntegrityError:
+            # Another member of the group committed the same event first (during a rebalance).
+            async with self._units.sessions() as session:
+                if await session.get(InboxRecord, (self.name, event_id)) is not None:
+                    return "duplicate"
+            raise
+        failpoint("consumer.after_db_commit")
+        if emitted:
+            self._units.notify_emitted()
+        return "handled"
+
+    def _count_failure(self, topic: str, exc: BaseException) -> None:
+        metrics.EVENTS_FAILED.labels(self.name, topic, type(exc).__name__).inc()
+
+    async def _dead_letter(
+        self, failed: FailedMessage, exc: BaseException, *, attempts: int, envelope: Envelope | None = None
+    ) -> None:
+        log.error(
+            "consumer %s: dead-lettering %s[%d]@%d: %s: %s",
+            self.name,
+            failed.topic,
+            failed.partition,
+            failed.offset,
+            type(exc).__name__,
+            exc,
+        )
+        span = trace.get_current_span()
+        span.add_event("dead-lettered", {"error": type(exc).__name__})
+        while True:
+            try:
+                await self._dead_letters.write(failed, exc, attempts=attempts, envelope=envelope)
+                break
+            except Exception as write_exc:
+                if not is_outage(write_exc) or self._stopping.is_set():
+                    raise
+                await self._sleep(self._policy.delay(3))
+        metrics.EVENTS_DEAD_LETTERED.labels(self.name, failed.topic).inc()
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self._runner._lock:
+            await self._runner._commit()
+        for tp in revoked:
+            self._runner._positions.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info(
+            "consumer %s: assigned %s",
+            self._runner.name,
+            sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned),
+        )

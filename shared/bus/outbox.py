@@ -1,0 +1,58 @@
+"""Writing events into the outbox inside the caller's own database transaction."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from datetime import UTC, datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.bus.tables import OUTBOX_SLOTS, OutboxRecord
+from shared.bus.tracing import current_trace_headers, encode_headers
+from shared.events.envelope import Envelope
+from shared.events.registry import event_type
+
+
+def slot_for(key: str | None) -> int:
+    """A stable slot per key (Python's ``hash`` differs between processes)."""
+    return zlib.crc32((key or "").encode()) % OUTBOX_SLOTS
+
+
+def stage_event(session: AsyncSession, envelope: Envelope) -> OutboxRecord:
+    """Add the event to the session; it is published only if the transaction commits."""
+    topic = event_type(envelope.type).topic.name
+    return stage_raw(
+        session,
+        topic=topic,
+        key=envelope.dossier_code,
+        value=envelope.to_bytes(),
+        event_type=envelope.type,
+        event_id=str(envelope.event_id),
+        headers=current_trace_headers(),
+    )
+
+
+def stage_raw(
+    session: AsyncSession,
+    *,
+    topic: str,
+    key: str | None,
+    value: bytes,
+    event_type: str,
+    headers: dict[str, str],
+    event_id: str | None = None,
+) -> OutboxRecord:
+    """Stage any message (dead letters and replays carry someone else's bytes)."""
+    row = OutboxRecord(
+        event_id=event_id or str(uuid.uuid4()),
+        topic=topic,
+        key=key,
+        event_type=event_type,
+        value=value,
+        headers=encode_headers(headers),
+        slot=slot_for(key),
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    return row

@@ -1,0 +1,43 @@
+"""A unit of work: one database transaction holding a state change and the events it emits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.bus.outbox import stage_event
+from shared.db import SessionMaker
+from shared.events.envelope import Envelope
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.emitted: list[Envelope] = []
+
+    def emit(self, envelope: Envelope) -> None:
+        """Stage an event; it leaves through the outbox only if this unit of work commits."""
+        stage_event(self.session, envelope)
+        self.emitted.append(envelope)
+
+
+class UnitOfWorkFactory:
+    """Opens units of work on a service's database and wakes the outbox relay after each commit."""
+
+    def __init__(self, sessions: SessionMaker, on_emitted: Callable[[], None] | None = None) -> None:
+        self.sessions = sessions
+        self._on_emitted = on_emitted
+
+    def notify_emitted(self) -> None:
+        if self._on_emitted is not None:
+            self._on_emitted()
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[UnitOfWork]:
+        async with self.sessions() as session, session.begin():
+            uow = UnitOfWork(session)
+            yield uow
+        if uow.emitted:
+            self.notify_emitted()

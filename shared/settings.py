@@ -1,0 +1,89 @@
+"""Settings common to every service. Each service subclasses ``ServiceSettings`` once.
+
+A value is read from ``LIENTHONG_<SERVICE>_<FIELD>`` first, then ``LIENTHONG_<FIELD>``, so the shared
+infrastructure (broker, database) is configured once and a service can still be told apart.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import ClassVar, Self
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class TraceExporter(StrEnum):
+    NONE = "none"
+    CONSOLE = "console"
+    OTLP = "otlp"
+
+
+class ServiceSettings(BaseSettings):
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+
+    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore", validate_default=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 means the service's default port.")
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/{service}.db",
+        description="SQLite: '{service}' is replaced by the service name (one file each). "
+        "PostgreSQL: one database, a schema per service.",
+    )
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_idempotent_producer: bool = Field(
+        default=False, description="Turn on for Apache Kafka; the embedded broker does not support it."
+    )
+    kafka_client_id_suffix: str = ""
+    outbox_poll_interval_s: float = Field(default=0.25, gt=0, le=60)
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    consumer_backoff_initial_s: float = Field(default=0.2, gt=0, le=60)
+    consumer_backoff_max_s: float = Field(default=30.0, gt=0, le=3600)
+    trace_exporter: TraceExporter = TraceExporter.NONE
+    otlp_endpoint: str = "http://127.0.0.1:4318"
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    public_base_url: str = Field(default="", description="Base URL citizens and portals see.")
+    bootstrap_keys_file: str = Field(
+        default="", description="JSON list of {name, key, scopes} installed at start-up (development only)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        specific = EnvSettingsSource(settings_cls, env_prefix=f"LIENTHONG_{cls.service_name.upper()}_")
+        return init_settings, specific, env_settings, file_secret_settings
+
+    @property
+    def listen_port(self) -> int:
+        return self.port or self.default_port
+
+    @property
+    def service_database_url(self) -> str:
+        return self.database_url.replace("{service}", self.service_name)
+
+    @classmethod
+    def load(cls) -> Self:
+        """Read the environment, or stop the process with a message naming each bad value."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            lines = [f"lienthong {cls.service_name}: invalid settings:"]
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"])
+                env = f"LIENTHONG_{field.upper()}"
+                lines.append(
+                    f"  {env} (or LIENTHONG_{cls.service_name.upper()}_{field.upper()}): {err['msg']}"
+                )
+            print("\n".join(lines), file=sys.stderr)
+            raise SystemExit(2) from None

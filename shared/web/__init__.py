@@ -1,0 +1,1 @@
+"""What every service's HTTP API shares: problem details, API keys, health, metrics."""
