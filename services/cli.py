@@ -174,9 +174,7 @@ def _wait(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lienthong", description="Interconnected one-stop dossier processing."
-    )
+    parser = argparse.ArgumentParser(prog="lienthong", description="Interconnected one-stop dossier processing.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run one service (settings from LIENTHONG_* variables)")

@@ -34,7 +34,10 @@ class StackConfig:
     smtp_port: int = 1025
     gateway_port: int = 8090
     kafka_bootstrap: str | None = None
+    kafka_idempotent: bool | None = None
+    """None: on for an external broker (Apache Kafka), off for the embedded one, which lacks it."""
     database_url: str | None = None
+    kafka_namespace: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -43,7 +46,7 @@ class StackConfig:
 
     @property
     def idempotent_producer(self) -> bool:
-        return self.kafka_bootstrap is not None
+        return self.kafka_idempotent if self.kafka_idempotent is not None else self.kafka_bootstrap is not None
 
     def url(self, service: str) -> str:
         return f"http://{self.host}:{self.ports[service]}"
@@ -106,9 +109,7 @@ class DevStack:
         return self.key("dev-admin")
 
     # ---- processes ---------------------------------------------------------------------------------
-    def _spawn(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
         proc = subprocess.Popen(
@@ -170,6 +171,8 @@ class DevStack:
             "LIENTHONG_PORT": str(c.ports[name]),
             "LIENTHONG_KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
             "LIENTHONG_KAFKA_IDEMPOTENT_PRODUCER": "true" if c.idempotent_producer else "false",
+            "LIENTHONG_KAFKA_NAMESPACE": c.kafka_namespace,
+            "LIENTHONG_KAFKA_VERIFY_TOPICS": "false" if c.idempotent_producer else "true",
             "LIENTHONG_DATABASE_URL": c.database_url or f"sqlite+aiosqlite:///{self.var}/{{service}}.db",
             "LIENTHONG_BOOTSTRAP_KEYS_FILE": str(self.keys_file),
             "LIENTHONG_NOTIFY_SMTP_HOST": c.host,

@@ -38,9 +38,7 @@ def create_engine(url: str, schema: str) -> AsyncEngine:
     if parsed.get_backend_name() == "postgresql":
         return create_async_engine(
             url,
-            connect_args={
-                "server_settings": {"search_path": schema, "application_name": f"lienthong-{schema}"}
-            },
+            connect_args={"server_settings": {"search_path": schema, "application_name": f"lienthong-{schema}"}},
             pool_size=10,
             max_overflow=10,
             pool_pre_ping=True,
@@ -93,9 +91,7 @@ async def migrate(engine: AsyncEngine, schema: str, service_versions: Path) -> N
     cfg = alembic_config(service_versions)
     async with engine.begin() as conn:
         if not is_sqlite(engine):
-            lock_id = int.from_bytes(
-                hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True
-            )
+            lock_id = int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
             await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 

@@ -39,9 +39,7 @@ def setup_tracing(service: str, exporter: TraceExporter, otlp_endpoint: str) -> 
     elif exporter is TraceExporter.OTLP:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces"))
-        )
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces")))
     trace.set_tracer_provider(provider)
     return provider
 

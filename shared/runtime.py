@@ -62,6 +62,8 @@ class Runtime:
             bootstrap_servers=s.kafka_bootstrap_servers,
             client_id=f"lienthong-{spec.name}{s.kafka_client_id_suffix}",
             idempotent_producer=s.kafka_idempotent_producer,
+            namespace=s.kafka_namespace,
+            verify_topics=s.kafka_verify_topics,
         )
         own_topics = [t.name for t in TOPICS.values() if t.producer == spec.name]
         self.producer = Producer(
@@ -85,12 +87,11 @@ class Runtime:
                 handlers=spec.handlers,
                 units=self.units,
                 kafka=self.kafka,
-                policy=RetryPolicy(
-                    s.consumer_max_attempts, s.consumer_backoff_initial_s, s.consumer_backoff_max_s
-                ),
+                policy=RetryPolicy(s.consumer_max_attempts, s.consumer_backoff_initial_s, s.consumer_backoff_max_s),
             )
         self.state: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._draining: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await migrate(self.engine, self.name, self.spec.migrations)
@@ -98,17 +99,19 @@ class Runtime:
             await install_keys_file(self.sessions, Path(self.settings.bootstrap_keys_file))
         if self.spec.setup is not None:
             await self.spec.setup(self)
-        self._spawn("relay", self.relay.run())
+        # The relay and the consumer finish the work in hand when asked to stop; workers are cancelled.
+        self._draining.append(self._spawn("relay", self.relay.run()))
         if self.consumer is not None:
-            self._spawn("consumer", self.consumer.run())
+            self._draining.append(self._spawn("consumer", self.consumer.run()))
             self._spawn("dead-letter gauge", self._dead_letter_gauge())
         for worker in self.spec.workers:
             self._spawn(getattr(worker, "__name__", "worker"), worker(self))
 
-    def _spawn(self, name: str, coro: Any) -> None:
+    def _spawn(self, name: str, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=f"{self.name}:{name}")
         task.add_done_callback(self._on_task_done)
         self._tasks.append(task)
+        return task
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -124,15 +127,16 @@ class Runtime:
         self.relay.stop()
         if self.consumer is not None:
             self.consumer.stop()
-        # Give the consumer and the relay a moment to finish the message in hand and commit.
-        _, pending = await asyncio.wait(self._tasks, timeout=5) if self._tasks else (set(), set())
+        for task in self._tasks:
+            if task not in self._draining:
+                task.cancel()
+        _, pending = await asyncio.wait(self._draining, timeout=10) if self._draining else (set(), set())
+        if pending:
+            log.warning("%s: %d task(s) did not stop in time and were cancelled", self.name, len(pending))
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
-        if pending:
-            log.warning("%s: %d background task(s) cancelled at shutdown", self.name, len(pending))
         if self.spec.teardown is not None:
             await self.spec.teardown(self)
         await self.producer.stop()
@@ -185,9 +189,7 @@ def _health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get(
-        "/readyz", summary="Database and broker reachable", responses={503: {"description": "Not ready"}}
-    )
+    @router.get("/readyz", summary="Database and broker reachable", responses={503: {"description": "Not ready"}})
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
         database, broker = await asyncio.gather(runtime.database_ok(), runtime.producer.ping())

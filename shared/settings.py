@@ -38,6 +38,12 @@ class ServiceSettings(BaseSettings):
         default=False, description="Turn on for Apache Kafka; the embedded broker does not support it."
     )
     kafka_client_id_suffix: str = ""
+    kafka_verify_topics: bool = Field(
+        default=False, description="Check topics before each publish; on for the embedded in-memory broker."
+    )
+    kafka_namespace: str = Field(
+        default="", pattern=r"^[a-zA-Z0-9._-]*$", description="Prefix of topic and consumer group names."
+    )
     outbox_poll_interval_s: float = Field(default=0.25, gt=0, le=60)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
@@ -82,8 +88,6 @@ class ServiceSettings(BaseSettings):
             for err in exc.errors():
                 field = ".".join(str(p) for p in err["loc"])
                 env = f"LIENTHONG_{field.upper()}"
-                lines.append(
-                    f"  {env} (or LIENTHONG_{cls.service_name.upper()}_{field.upper()}): {err['msg']}"
-                )
+                lines.append(f"  {env} (or LIENTHONG_{cls.service_name.upper()}_{field.upper()}): {err['msg']}")
             print("\n".join(lines), file=sys.stderr)
             raise SystemExit(2) from None

@@ -193,6 +193,54 @@ wait_tcp_ready() {
     fi
 }
 
+# Port 55432 lies in Linux's ephemeral range (32768-60999): an outgoing
+# connection of any process may hold it as its source port (even in TIME_WAIT,
+# up to 60 s after it closed) and the server then cannot bind it. When root, ask
+# the kernel not to hand it out (best effort, not persistent), and wait until it
+# can be bound.
+reserve_port() {
+    local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur item lo hi
+    [[ "$(id -u)" -eq 0 && -w "$f" ]] || return 0
+    cur="$(cat "$f" 2>/dev/null || true)"
+    for item in ${cur//,/ }; do
+        lo="${item%-*}" hi="${item#*-}"
+        if (( PG_PORT >= lo && PG_PORT <= hi )); then return 0; fi
+    done
+    if printf '%s\n' "${cur:+$cur,}$PG_PORT" >"$f" 2>/dev/null; then
+        log "reserved port $PG_PORT (net.ipv4.ip_local_reserved_ports) so that no outgoing connection takes it"
+    fi
+}
+
+port_bindable() {
+    command -v python3 >/dev/null 2>&1 || return 0
+    python3 - "$PG_PORT" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+finally:
+    s.close()
+PY
+}
+
+wait_port_bindable() {
+    local deadline=$((SECONDS + 75)) told=""
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
+        die "port 127.0.0.1:$PG_PORT is already in use by another process"
+    fi
+    until port_bindable; do
+        if [[ -z "$told" ]]; then
+            log "port $PG_PORT is held by another socket (probably a closed connection in TIME_WAIT); waiting up to 75s ..."
+            told=1
+        fi
+        (( SECONDS < deadline )) || die "port 127.0.0.1:$PG_PORT cannot be bound (in use by another process?)"
+        sleep 1
+    done
+}
+
 cmd_start() {
     local bindir start_t
     start_t=$SECONDS
@@ -223,6 +271,8 @@ cmd_start() {
             init_cluster "$bindir"
         fi
         write_config
+        reserve_port
+        wait_port_bindable
         if [[ -f "$PG_DATA/postmaster.pid" ]]; then
             log "removing stale postmaster.pid"
             as_pg rm -f "$PG_DATA/postmaster.pid"

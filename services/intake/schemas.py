@@ -22,9 +22,7 @@ def vietnamese_phone(value: str) -> str:
     elif digits.startswith("84") and len(digits) in (11, 12):
         digits = "0" + digits[2:]
     if not (_MOBILE.match(digits) or _LANDLINE.match(digits)):
-        raise ValueError(
-            "not a Vietnamese phone number (10-digit mobile 03x/05x/07x/08x/09x or 11-digit 02x landline)"
-        )
+        raise ValueError("not a Vietnamese phone number (10-digit mobile 03x/05x/07x/08x/09x or 11-digit 02x landline)")
     return digits
 
 

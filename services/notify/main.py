@@ -21,9 +21,7 @@ MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     s = settings or NotifySettings.load()
-    sms = HttpSmsProvider(
-        s.sms_gateway_url, s.sms_gateway_token, s.sms_brandname, timeout=s.provider_timeout_s
-    )
+    sms = HttpSmsProvider(s.sms_gateway_url, s.sms_gateway_token, s.sms_brandname, timeout=s.provider_timeout_s)
     providers: dict[Channel, Provider] = {
         Channel.EMAIL: SmtpEmailProvider(
             s.smtp_host,

@@ -76,9 +76,7 @@ class Sender:
                     col(Notification.status).in_(
                         [NotificationStatus.CREATED.value, NotificationStatus.TEMPORARY_FAILURE.value]
                     ),
-                    or_(
-                        col(Notification.next_attempt_at).is_(None), col(Notification.next_attempt_at) <= now
-                    ),
+                    or_(col(Notification.next_attempt_at).is_(None), col(Notification.next_attempt_at) <= now),
                 )
                 .order_by(col(Notification.created_at))
                 .limit(self._batch_size)
@@ -100,9 +98,7 @@ class Sender:
     async def _send_one(self, n: Notification) -> None:
         channel = Channel(n.channel)
         provider = self._providers[channel]
-        message = OutgoingMessage(
-            id=n.id, channel=channel, recipient=n.recipient, subject=n.subject, body=n.body
-        )
+        message = OutgoingMessage(id=n.id, channel=channel, recipient=n.recipient, subject=n.subject, body=n.body)
         try:
             reference = await provider.send(message)
         except ProviderError as exc:

@@ -43,9 +43,7 @@ async def get_route(code: str, session: SessionDep) -> RoutePublic:
     return RoutePublic(
         dossier_code=code,
         steps=[
-            StepPublic(
-                step_id=s.id, seq=s.seq, unit_code=s.unit_code, status=s.status, assigned_at=s.assigned_at
-            )
+            StepPublic(step_id=s.id, seq=s.seq, unit_code=s.unit_code, status=s.status, assigned_at=s.assigned_at)
             for s in rows
         ],
     )

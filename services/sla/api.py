@@ -44,9 +44,7 @@ async def get_clock(code: str, session: SessionDep) -> ClockPublic:
     if clock is None:
         raise Problem(404, "Clock not found", f"No clock is running for dossier {code!r}.")
     steps = (
-        await session.exec(
-            select(StepClock).where(StepClock.dossier_code == code).order_by(col(StepClock.seq))
-        )
+        await session.exec(select(StepClock).where(StepClock.dossier_code == code).order_by(col(StepClock.seq)))
     ).all()
     return ClockPublic(
         dossier_code=code,

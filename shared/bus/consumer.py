@@ -51,6 +51,13 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1)))
 
 
+COMMIT_TIMEOUT_S = 15.0
+
+
+class ConsumerRestart(KafkaError):  # type: ignore[misc]
+    """Leave the group and join again with a new client."""
+
+
 class PoisonMessage(Exception):
     """A message that no retry can fix: undecodable, of an unknown type, or with an invalid payload."""
 
@@ -80,8 +87,7 @@ def is_outage(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return isinstance(exc, DBAPIError) and any(
-        s in text
-        for s in ("connection refused", "could not connect", "connection is closed", "database is locked")
+        s in text for s in ("connection refused", "could not connect", "connection is closed", "database is locked")
     )
 
 
@@ -110,6 +116,7 @@ class ConsumerRunner:
         self._lock = asyncio.Lock()
         self._pending: dict[TopicPartition, int] = {}
         self._positions: dict[TopicPartition, int] = {}
+        self._commit_failures = 0
         self.ready = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -136,7 +143,7 @@ class ConsumerRunner:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._kafka.bootstrap_servers,
             client_id=f"{self._kafka.client_id}-consumer",
-            group_id=self.name,
+            group_id=self._kafka.physical(self.name),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._batch_size,
@@ -145,7 +152,7 @@ class ConsumerRunner:
             heartbeat_interval_ms=3_000,
             metadata_max_age_ms=30_000,
         )
-        consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        consumer.subscribe([self._kafka.physical(t) for t in self.topics], listener=_CommitOnRevoke(self))
         await consumer.start()
         self._consumer = consumer
         try:
@@ -168,7 +175,11 @@ class ConsumerRunner:
             try:
                 async with self._lock:
                     await self._commit(consumer)
+            except KafkaError as exc:
+                log.warning("consumer %s: final offset commit failed (%r)", self.name, exc)
             finally:
+                self._pending.clear()
+                self._positions.clear()
                 await consumer.stop()
 
     async def _commit(self, consumer: AIOKafkaConsumer | None = None) -> None:
@@ -181,17 +192,25 @@ class ConsumerRunner:
         if not offsets:
             return
         try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
+            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_S)
+            self._commit_failures = 0
+        except (KafkaError, TimeoutError) as exc:
             # The effects are committed in the database; a redelivery is deduplicated by the inbox.
+            self._commit_failures += 1
             log.warning("consumer %s: offset commit failed (%r); messages may be redelivered", self.name, exc)
+            if self._commit_failures >= 2:
+                # The broker lost the group or the topic (a restarted in-memory broker does): rejoin.
+                self._commit_failures = 0
+                raise ConsumerRestart(f"offset commits keep failing: {exc!r}") from exc
 
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
             high = consumer.highwater(tp)
             pos = self._positions.get(tp)
             if high is not None and pos is not None:
-                metrics.CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, high - pos))
+                metrics.CONSUMER_LAG.labels(self.name, self._kafka.logical(tp.topic), str(tp.partition)).set(
+                    max(0, high - pos)
+                )
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -200,9 +219,9 @@ class ConsumerRunner:
     # ---- one message -----------------------------------------------------------------------------
     async def process(self, message: Any) -> str:
         """Process one Kafka record; returns what happened (handled, duplicate, ignored, dead-lettered)."""
-        topic = message.topic
+        topic = self._kafka.logical(message.topic)
         metrics.EVENTS_CONSUMED.labels(self.name, topic).inc()
-        failed = FailedMessage.from_record(message)
+        failed = FailedMessage.from_record(message, topic)
         try:
             envelope = decode(message.value)
             registration = self._registration(envelope)
@@ -257,9 +276,7 @@ class ConsumerRunner:
                     await self._sleep(delay)
                     continue
                 if attempt >= self._policy.max_attempts:
-                    log.exception(
-                        "consumer %s: %s failed %d times; dead-lettering", self.name, envelope.type, attempt
-                    )
+                    log.exception("consumer %s: %s failed %d times; dead-lettering", self.name, envelope.type, attempt)
                     await self._dead_letter(failed, exc, attempts=attempt, envelope=envelope)
                     return "dead-lettered"
                 delay = self._policy.delay(attempt)
@@ -289,9 +306,7 @@ class ConsumerRunner:
         }
         ctx = context_from_headers(headers)
         with (
-            tracer.start_as_current_span(
-                span_name, context=ctx, kind=SpanKind.CONSUMER, attributes=attributes
-            ) as span,
+            tracer.start_as_current_span(span_name, context=ctx, kind=SpanKind.CONSUMER, attributes=attributes) as span,
             metrics.HANDLER_DURATION.labels(self.name, envelope.type).time(),
         ):
             try:

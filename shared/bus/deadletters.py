@@ -44,10 +44,11 @@ class FailedMessage:
     headers: dict[str, str]
 
     @classmethod
-    def from_record(cls, record: Any) -> FailedMessage:
+    def from_record(cls, record: Any, topic: str) -> FailedMessage:
+        """``topic`` is the logical name (without the deployment's namespace)."""
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
         return cls(
-            topic=record.topic,
+            topic=topic,
             partition=record.partition,
             offset=record.offset,
             key=key,
@@ -119,9 +120,7 @@ async def list_dead_letters(
         return list((await session.execute(query)).scalars())
 
 
-async def replay_dead_letters(
-    sessions: SessionMaker, consumer: str, ids: list[int] | None = None
-) -> list[int]:
+async def replay_dead_letters(sessions: SessionMaker, consumer: str, ids: list[int] | None = None) -> list[int]:
     """Re-publish dead letters to the consumer's replay topic (through the outbox) and mark them replayed.
 
     Only that consumer group reads its replay topic, so other consumers never see the message twice.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from shared.events.topics import TOPICS
 
@@ -23,6 +23,17 @@ class KafkaSettings:
     client_id: str
     idempotent_producer: bool = False
     request_timeout_ms: int = 10_000
+    namespace: str = ""
+    verify_topics: bool = False
+    """Refresh metadata before each publish batch and fail it if a topic is gone: the embedded in-memory
+    broker, once restarted, acknowledges writes to partitions it no longer has."""
+    """Prefix of every topic and consumer group name, so several platforms (or test runs) share a broker."""
+
+    def physical(self, topic: str) -> str:
+        return f"{self.namespace}{topic}"
+
+    def logical(self, topic: str) -> str:
+        return topic.removeprefix(self.namespace) if self.namespace else topic
 
 
 def partitions_for(topic: str) -> int:
@@ -40,7 +51,11 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(n, partitions_for(n), 1) for n in sorted(set(names)) if n not in existing]
+        missing = [
+            NewTopic(settings.physical(n), partitions_for(n), 1)
+            for n in sorted(set(names))
+            if settings.physical(n) not in existing
+        ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
@@ -56,6 +71,10 @@ class Producer:
         self._topics = tuple(topics)
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def settings(self) -> KafkaSettings:
+        return self._settings
 
     @property
     def started(self) -> bool:
@@ -83,6 +102,14 @@ class Producer:
                     raise
                 self._producer = producer
             return self._producer
+
+    async def verify_topics(self, topics: set[str]) -> None:
+        """Raise if the broker does not know one of ``topics`` (logical names)."""
+        producer = await self.ensure_started()
+        await producer.client.force_metadata_update()
+        for topic in topics:
+            if not producer.client.cluster.partitions_for_topic(self._settings.physical(topic)):
+                raise KafkaConnectionError(f"topic {topic} is unknown to the broker")
 
     async def reset(self) -> None:
         """Drop the connection after an error so the next attempt starts clean."""

@@ -12,9 +12,7 @@ OUTBOX_PUBLISHED = Counter("lienthong_outbox_published_total", "Outbox rows publ
 OUTBOX_PUBLISH_ERRORS = Counter(
     "lienthong_outbox_publish_errors_total", "Failed attempts to publish outbox rows.", ["service"]
 )
-EVENTS_CONSUMED = Counter(
-    "lienthong_events_consumed_total", "Messages read from the broker.", ["consumer", "topic"]
-)
+EVENTS_CONSUMED = Counter("lienthong_events_consumed_total", "Messages read from the broker.", ["consumer", "topic"])
 EVENTS_PROCESSED = Counter(
     "lienthong_events_processed_total",
     "Messages whose effect was committed (result: handled, duplicate, ignored).",

@@ -78,9 +78,7 @@ class OutboxRelay:
                 failures += 1
                 metrics.OUTBOX_PUBLISH_ERRORS.labels(self.service).inc()
                 delay = min(5.0, 0.2 * 2 ** min(failures, 5)) * random.uniform(0.5, 1.0)
-                log.warning(
-                    "outbox relay: publish failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay
-                )
+                log.warning("outbox relay: publish failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
                 if isinstance(exc, KafkaError | OSError | TimeoutError):
                     await self._producer.reset()
                 await asyncio.sleep(delay)
@@ -122,18 +120,18 @@ class OutboxRelay:
             )
 
     async def _lock_slots(self, session: AsyncSession) -> list[int]:
-        result = await session.execute(
-            text("SELECT slot FROM outbox_slot ORDER BY slot FOR UPDATE SKIP LOCKED")
-        )
+        result = await session.execute(text("SELECT slot FROM outbox_slot ORDER BY slot FOR UPDATE SKIP LOCKED"))
         return [int(s) for s in result.scalars()]
 
     async def _publish(self, rows: Sequence[OutboxRecord]) -> list[int]:
         producer = await self._producer.ensure_started()
+        if self._producer.settings.verify_topics:
+            await self._producer.verify_topics({row.topic for row in rows})
         futures: list[tuple[OutboxRecord, asyncio.Future[object]]] = []
         for row in rows:
             try:
                 fut = await producer.send(
-                    row.topic,
+                    self._producer.settings.physical(row.topic),
                     value=row.value,
                     key=row.key.encode() if row.key is not None else None,
                     headers=kafka_headers(row.headers),

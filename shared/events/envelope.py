@@ -19,9 +19,7 @@ class Envelope(BaseModel):
     version: int = Field(ge=1, description="Schema version of the payload for this type.")
     occurred_at: AwareDatetime = Field(description="Business time of what happened.")
     recorded_at: AwareDatetime = Field(description="When the producer recorded it.")
-    dossier_code: str = Field(
-        min_length=1, max_length=64, description="Kafka key; orders a dossier's events."
-    )
+    dossier_code: str = Field(min_length=1, max_length=64, description="Kafka key; orders a dossier's events.")
     producer: str = Field(min_length=1, max_length=40)
     payload: dict[str, Any]
 

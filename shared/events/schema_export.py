@@ -79,9 +79,7 @@ def asyncapi_document() -> dict[str, Any]:
 
 def rendered_documents() -> dict[str, str]:
     """File name → content of every generated document."""
-    docs = {
-        f"{spec.name}.v{spec.version}.schema.json": _dump(event_schema(spec)) for spec in EVENT_TYPES.values()
-    }
+    docs = {f"{spec.name}.v{spec.version}.schema.json": _dump(event_schema(spec)) for spec in EVENT_TYPES.values()}
     docs["asyncapi.json"] = _dump(asyncapi_document())
     return docs
 

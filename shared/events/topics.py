@@ -14,12 +14,8 @@ class Topic:
 
 
 INTAKE_DOSSIER = Topic("intake.dossier.v1", "intake", 12, "Dossier lifecycle events published by intake.")
-ROUTING_STEP = Topic(
-    "routing.step.v1", "routing", 12, "Route, step and handover events published by routing."
-)
-SLA_CLOCK = Topic(
-    "sla.clock.v1", "sla", 12, "Clock, warning, overdue and attribution events published by sla."
-)
+ROUTING_STEP = Topic("routing.step.v1", "routing", 12, "Route, step and handover events published by routing.")
+SLA_CLOCK = Topic("sla.clock.v1", "sla", 12, "Clock, warning, overdue and attribution events published by sla.")
 NOTIFY_DELIVERY = Topic(
     "notify.delivery.v1", "notify", 12, "Notification and postal delivery events published by notify."
 )

@@ -147,9 +147,7 @@ async def authenticate(request: Request) -> Principal:
     store: KeyStore = request.app.state.keys
     principal = await store.verify(key)
     if principal is None:
-        raise Problem(
-            401, "Unauthorized", "The API key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise Problem(401, "Unauthorized", "The API key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
     request.state.principal = principal
     return principal
 
@@ -161,9 +159,7 @@ def require_any(*scopes: str, prefixes: tuple[str, ...] = ()) -> Any:
     """A dependency that lets through a key holding one of ``scopes`` or a scope starting with a prefix."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
-        if any(principal.has(s) for s in scopes) or any(
-            s.startswith(p) for s in principal.scopes for p in prefixes
-        ):
+        if any(principal.has(s) for s in scopes) or any(s.startswith(p) for s in principal.scopes for p in prefixes):
             return principal
         wanted = ", ".join([*scopes, *(f"{p}*" for p in prefixes)])
         raise Problem(403, "Forbidden", f"This action needs one of the scopes: {wanted}.")

@@ -109,15 +109,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        title = (
-            HTTPStatus(exc.status_code).phrase
-            if exc.status_code in HTTPStatus._value2member_map_
-            else "Error"
-        )
+        title = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-        return problem_response(
-            request, exc.status_code, title, detail, headers=getattr(exc, "headers", None)
-        )
+        return problem_response(request, exc.status_code, title, detail, headers=getattr(exc, "headers", None))
 
     async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -58,11 +58,7 @@ def create_gateway_app(mailbox: Mailbox, token: str = "sandbox") -> FastAPI:
 
     @app.get("/sms/messages")
     async def list_sms(to: str | None = None, reference: str | None = None) -> list[dict[str, Any]]:
-        return [
-            m
-            for m in sms
-            if (to is None or m["to"] == to) and (reference is None or m["reference"] == reference)
-        ]
+        return [m for m in sms if (to is None or m["to"] == to) and (reference is None or m["reference"] == reference)]
 
     @app.post("/sandbox/sms/failure")
     async def set_failure(mode: FailureMode) -> dict[str, Any]:

@@ -40,9 +40,7 @@ def upgrade() -> None:
         sqlite_where=sa.text("sent_at IS NULL"),
     )
     op.create_index("ix_outbox_sent_at", "outbox", ["sent_at"])
-    slots = op.create_table(
-        "outbox_slot", sa.Column("slot", sa.Integer(), primary_key=True, autoincrement=False)
-    )
+    slots = op.create_table("outbox_slot", sa.Column("slot", sa.Integer(), primary_key=True, autoincrement=False))
     op.bulk_insert(slots, [{"slot": n} for n in range(OUTBOX_SLOTS)])
     op.create_table(
         "inbox",

@@ -1,0 +1,41 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-unit test-integration test-e2e lint schemas clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the whole platform on embedded defaults (broker, SQLite, SMTP and SMS sandboxes)
+run: $(STAMP)
+	$(BIN)/lienthong run
+
+## make test: every test, on the embedded defaults unless LIENTHONG_TEST_* point elsewhere
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/pytest -q tests/integration tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/lienthong schemas export --check
+
+schemas: $(STAMP)
+	$(BIN)/lienthong schemas export
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
