@@ -21,9 +21,10 @@ COPY . .
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 
-# Run from a directory of our own, so that the installed package is what gets imported.
+# Run from a directory of our own, so that the installed package is what gets imported; as the
+# numeric id of user lienthong, so that "run as non-root" policies can verify it.
 WORKDIR /app
-USER lienthong:lienthong
+USER 10001:10001
 
 EXPOSE 8001 8002 8003 8004
 

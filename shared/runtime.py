@@ -66,9 +66,9 @@ class Runtime:
             verify_topics=s.kafka_verify_topics,
         )
         own_topics = [t.name for t in TOPICS.values() if t.producer == spec.name]
-        self.producer = Producer(
-            self.kafka, topics=[*own_topics, dead_letter_topic(spec.name), replay_topic(spec.name)]
-        )
+        if spec.handlers is not None:
+            own_topics += [dead_letter_topic(spec.name), replay_topic(spec.name)]
+        self.producer = Producer(self.kafka, topics=own_topics)
         self.relay = OutboxRelay(
             service=spec.name,
             sessions=self.sessions,

@@ -32,8 +32,7 @@ def test_garbage_is_answered_with_problem_details(stack: DevStack) -> None:
     with client(stack, "intake") as c:
         cases: list[tuple[httpx.Response, int]] = [
             (c.post("/v1/dossiers", content=b"{not json", headers={"content-type": "application/json"}), 422),
-            (c.post("/v1/dossiers", content=b"\xff\xfe\x00garbage", headers={"content-type": "application/json"}),
-             422),
+            (c.post("/v1/dossiers", content=b"\xff\xfe\x00garbage", headers={"content-type": "application/json"}), 422),
             (c.post("/v1/dossiers", json=[1, 2, 3]), 422),
             (c.post("/v1/dossiers", json={}), 422),
             (c.post("/v1/dossiers", json={**GOOD, "channel": "carrier pigeon"}), 422),
@@ -41,10 +40,16 @@ def test_garbage_is_answered_with_problem_details(stack: DevStack) -> None:
             (c.post("/v1/dossiers", json={**GOOD, "receiving_unit_code": "h56 14; drop table"}), 422),
             (c.post("/v1/dossiers", json={**GOOD, "applicant": {"full_name": "A", "email": "not-an-email"}}), 422),
             (c.post("/v1/dossiers", json={**GOOD, "applicant": {"full_name": "x" * 5000}}), 422),
-            (c.post("/v1/dossiers", content=b"a=b", headers={"content-type": "application/x-www-form-urlencoded"}),
-             422),
-            (c.post("/v1/dossiers", content=b"{" + b" " * 2_000_000 + b"}",
-                    headers={"content-type": "application/json"}), 413),
+            (
+                c.post("/v1/dossiers", content=b"a=b", headers={"content-type": "application/x-www-form-urlencoded"}),
+                422,
+            ),
+            (
+                c.post(
+                    "/v1/dossiers", content=b"{" + b" " * 2_000_000 + b"}", headers={"content-type": "application/json"}
+                ),
+                413,
+            ),
             (c.get("/v1/dossiers/H56.14-991231-9999"), 404),
             (c.get("/v1/nowhere"), 404),
             (c.delete("/v1/dossiers"), 405),
@@ -53,8 +58,11 @@ def test_garbage_is_answered_with_problem_details(stack: DevStack) -> None:
             problem(response, status)
         email_case = problem(cases[7][0], 422)
         assert email_case["errors"] == [
-            {"source": "body", "field": "applicant.email",
-             "reason": "value is not a valid email address: An email address must have an @-sign."}
+            {
+                "source": "body",
+                "field": "applicant.email",
+                "reason": "value is not a valid email address: An email address must have an @-sign.",
+            }
         ]
     problem(httpx.post(f"{url}/v1/dossiers", json=GOOD), 401)
     problem(httpx.post(f"{url}/v1/dossiers", json=GOOD, headers={"Authorization": "Bearer lt_nope_nope"}), 401)

@@ -10,7 +10,10 @@ import pytest
 
 from shared.bus.consumer import RetryPolicy
 from shared.bus.handlers import PermanentError
+from shared.bus.kafka import Producer
+from shared.bus.relay import OutboxRelay
 from shared.bus.unit_of_work import UnitOfWork
+from shared.db import is_sqlite
 from shared.events.envelope import Envelope
 from tests.support.bus import TEST_TOPIC, BusHarness, Sequenced, eventually, record_effect, sequenced
 from tests.support.infra import Broker
@@ -173,3 +176,34 @@ async def test_outbox_row_and_state_change_commit_or_roll_back_together(bus: Bus
     assert await bus.scalar("SELECT count(*) FROM outbox") == 0
     assert await bus.scalar("SELECT count(*) FROM effect") == 0
     assert uuid.UUID(str(event.event_id))
+
+
+async def test_two_relays_on_postgresql_share_the_outbox_without_reordering_or_duplicating(bus: BusHarness) -> None:
+    if is_sqlite(bus.engine):
+        pytest.skip("SQLite runs exactly one relay per database; several relays are a PostgreSQL feature")
+    second = OutboxRelay(
+        service="bustest",
+        sessions=bus.sessions,
+        producer=Producer(bus.kafka, topics=[TEST_TOPIC]),
+        use_slot_locks=True,
+        batch_size=7,
+        poll_interval=0.05,
+    )
+    bus.relay._batch_size = 7  # small batches make the two relays interleave
+    keys = [f"H56.14-261122-{n:04d}" for n in range(500, 550)]
+    for seq in range(1, 5):
+        for key in keys:
+            await bus.stage(sequenced(key, seq))
+    bus.start_relay()
+    second_task = asyncio.create_task(second.run())
+    try:
+        records = await bus.read_topic(TEST_TOPIC, expected=200, timeout=60)
+    finally:
+        second.stop()
+        await asyncio.wait_for(second_task, 10)
+    events = [Envelope.from_bytes(r.value) for r in records]
+    assert len(events) == 200 and len({e.event_id for e in events}) == 200
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for e in events:
+        seqs[e.dossier_code].append(int(e.payload["seq"]))
+    assert all(seqs[key] == [1, 2, 3, 4] for key in keys)

@@ -138,6 +138,18 @@ def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
     return mounts
 
 
+def named_volumes(service: dict[str, Any]) -> list[str]:
+    """Names of the named volumes a service mounts (not bind mounts, tmpfs or anonymous volumes)."""
+    names: list[str] = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "volume" and volume.get("source"):
+                names.append(str(volume["source"]))
+        elif ":" in str(volume) and not str(volume).startswith((".", "/", "~")):
+            names.append(str(volume).split(":", 1)[0])
+    return names
+
+
 def load_topics() -> dict[str, Any]:
     data = json.loads(TOPICS_JSON.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
@@ -146,8 +158,7 @@ def load_topics() -> dict[str, Any]:
 
 def render_topics_txt(topics: dict[str, Any]) -> str:
     lines = [
-        "# Generated from topics.json (.venv/bin/python -m tests.unit.test_compose --write-topics-txt); "
-        "do not edit.",
+        "# Generated from topics.json (.venv/bin/python -m tests.unit.test_compose --write-topics-txt); do not edit.",
         "# name partitions retention_ms",
     ]
     lines += [f"{t['name']} {t['partitions']} {t['retention_ms']}" for t in topics["topics"]]
@@ -244,13 +255,8 @@ def test_bind_mounted_paths_and_build_contexts_exist() -> None:
             path = (ROOT / source).resolve()
             assert path.is_relative_to(ROOT), f"{name}: {source} is outside the repository"
             assert path.exists(), f"{name}: {source} does not exist"
-        for volume in svc.get("volumes") or []:
-            long = isinstance(volume, dict)
-            if long and volume.get("type") != "volume" or not long and ":" not in str(volume):
-                continue  # bind mounts (checked above), tmpfs, anonymous volumes
-            source = str(volume.get("source") if long else str(volume).split(":", 1)[0])
-            if not source.startswith((".", "/", "~")):
-                assert source in declared, f"{name}: volume {source} is not declared"
+        for source in named_volumes(svc):
+            assert source in declared, f"{name}: volume {source} is not declared"
         # Container paths named in the command that lie in a bind mount exist in the repository.
         argv = [*(svc.get("entrypoint") or []), *(svc.get("command") or [])]
         for arg in (a for a in argv if isinstance(a, str) and a.startswith("/")):

@@ -25,8 +25,9 @@ ACCEPTED = DossierAccepted(
 
 
 def test_an_envelope_survives_the_wire() -> None:
-    event = new_envelope(type="dossier.accepted", dossier_code="H56.14-261123-0001", producer="intake",
-                         payload=ACCEPTED)
+    event = new_envelope(
+        type="dossier.accepted", dossier_code="H56.14-261123-0001", producer="intake", payload=ACCEPTED
+    )
     again = Envelope.from_bytes(event.to_bytes())
     assert again == event
     assert DossierAccepted.model_validate(again.payload) == ACCEPTED
@@ -35,13 +36,18 @@ def test_an_envelope_survives_the_wire() -> None:
 
 def test_a_payload_of_the_wrong_model_is_refused() -> None:
     with pytest.raises(TypeError, match="expects a DossierAccepted"):
-        new_envelope(type="dossier.accepted", dossier_code="X", producer="intake",
-                     payload=RoutePlanned(procedure_code="p", steps=[]))
+        new_envelope(
+            type="dossier.accepted",
+            dossier_code="X",
+            producer="intake",
+            payload=RoutePlanned(procedure_code="p", steps=[]),
+        )
 
 
 def test_naive_times_are_refused() -> None:
-    raw = json.loads(new_envelope(type="dossier.accepted", dossier_code="X", producer="intake",
-                                  payload=ACCEPTED).to_bytes())
+    raw = json.loads(
+        new_envelope(type="dossier.accepted", dossier_code="X", producer="intake", payload=ACCEPTED).to_bytes()
+    )
     raw["occurred_at"] = "2026-11-23T08:00:00"
     with pytest.raises(ValueError, match="timezone"):
         Envelope.model_validate(raw)
@@ -61,8 +67,9 @@ def test_every_event_schema_accepts_its_event_and_rejects_another_type(type_name
     schema = event_schema(EVENT_TYPES[type_name])
     jsonschema.Draft202012Validator.check_schema(schema)
     if type_name == "dossier.accepted":
-        event = json.loads(new_envelope(type=type_name, dossier_code="X", producer="intake",
-                                        payload=ACCEPTED).to_bytes())
+        event = json.loads(
+            new_envelope(type=type_name, dossier_code="X", producer="intake", payload=ACCEPTED).to_bytes()
+        )
         jsonschema.validate(event, schema)
         event["type"] = "dossier.refused"
         with pytest.raises(jsonschema.ValidationError):
@@ -79,6 +86,8 @@ def test_the_asyncapi_document_lists_every_topic_and_event() -> None:
 
 
 def test_event_ids_are_unique() -> None:
-    ids = {new_envelope(type="dossier.accepted", dossier_code="X", producer="intake", payload=ACCEPTED).event_id
-           for _ in range(100)}
+    ids = {
+        new_envelope(type="dossier.accepted", dossier_code="X", producer="intake", payload=ACCEPTED).event_id
+        for _ in range(100)
+    }
     assert len(ids) == 100 and all(isinstance(i, uuid.UUID) for i in ids)

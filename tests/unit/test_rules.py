@@ -36,8 +36,13 @@ def test_status_codes_follow_the_national_portal() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "normalised"),
-    [("0912345678", "0912345678"), ("+84 912 345 678", "0912345678"), ("0987.654.321", "0987654321"),
-     ("84912345678", "0912345678"), ("02439876543", "02439876543")],
+    [
+        ("0912345678", "0912345678"),
+        ("+84 912 345 678", "0912345678"),
+        ("0987.654.321", "0987654321"),
+        ("84912345678", "0912345678"),
+        ("02439876543", "02439876543"),
+    ],
 )
 def test_vietnamese_phone_numbers_are_normalised(raw: str, normalised: str) -> None:
     assert vietnamese_phone(raw) == normalised
@@ -52,8 +57,11 @@ def test_malformed_phone_numbers_are_refused(raw: str) -> None:
 def test_final_notification_statuses_never_change() -> None:
     check_transition(NotificationStatus.CREATED, NotificationStatus.SENDING)
     check_transition(NotificationStatus.SENDING, NotificationStatus.SENT)
-    for final in (NotificationStatus.DELIVERED, NotificationStatus.PERMANENT_FAILURE,
-                  NotificationStatus.TECHNICAL_FAILURE):
+    for final in (
+        NotificationStatus.DELIVERED,
+        NotificationStatus.PERMANENT_FAILURE,
+        NotificationStatus.TECHNICAL_FAILURE,
+    ):
         assert final.final
         for other in NotificationStatus:
             with pytest.raises(IllegalTransition):
@@ -66,8 +74,7 @@ def test_a_notification_id_is_derived_from_event_channel_and_recipient() -> None
     event = uuid.uuid4()
     assert notification_id(event, Channel.SMS, "0912345678") == notification_id(event, Channel.SMS, "0912345678")
     assert notification_id(event, Channel.SMS, "0912345678") != notification_id(event, Channel.EMAIL, "0912345678")
-    assert notification_id(event, Channel.SMS, "0912345678") != notification_id(uuid.uuid4(), Channel.SMS,
-                                                                                "0912345678")
+    assert notification_id(event, Channel.SMS, "0912345678") != notification_id(uuid.uuid4(), Channel.SMS, "0912345678")
 
 
 def test_a_one_stop_route_is_one_step_with_a_stable_id() -> None:
