@@ -29,7 +29,12 @@ def test_defaults_give_each_service_its_port() -> None:
 def test_a_bad_value_stops_the_service_with_the_variable_named() -> None:
     env = {**os.environ, "LIENTHONG_SLA_PORT": "eighty", "LIENTHONG_LOG_LEVEL": "LOUD"}
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "serve", "sla"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "services.cli", "serve", "sla"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "LIENTHONG_PORT (or LIENTHONG_SLA_PORT)" in result.stderr
