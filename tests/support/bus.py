@@ -20,6 +20,7 @@ from shared.bus.handlers import Handlers
 from shared.bus.kafka import KafkaSettings, Producer
 from shared.bus.outbox import stage_raw
 from shared.bus.relay import OutboxRelay
+from shared.bus.tracing import current_trace_headers
 from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.db import create_engine, is_sqlite, migrate, session_maker
 from shared.events.envelope import Envelope
@@ -109,7 +110,7 @@ class BusHarness:
                 value=envelope.to_bytes(),
                 event_type=envelope.type,
                 event_id=str(envelope.event_id),
-                headers={},
+                headers=current_trace_headers(),
             )
         self.relay.wake()
 
