@@ -137,6 +137,8 @@ class Runtime:
             task.cancel()
             with suppress(asyncio.CancelledError, Exception):
                 await task
+        with suppress(Exception):
+            await self.relay.release_lease()
         if self.spec.teardown is not None:
             await self.spec.teardown(self)
         await self.producer.stop()

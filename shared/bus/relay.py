@@ -10,7 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
+import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +31,7 @@ from shared.db import SessionMaker
 
 log = logging.getLogger(__name__)
 
+LEASE_S = 30.0
 _UNSENT = col(OutboxRecord.sent_at).is_(None)
 
 
@@ -52,6 +57,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._last_housekeeping = 0.0
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease_until = 0.0
 
     def wake(self) -> None:
         """Called after a commit that staged events, so they leave without waiting for the next poll."""
@@ -98,6 +105,8 @@ class OutboxRelay:
                 await self._mark_sent(session, sent_ids)
             return len(sent_ids)
         # SQLite: one relay per database, and the write lock is not held while waiting for the broker.
+        if not await self._hold_lease():
+            return 0
         async with self._sessions() as session, session.begin():
             rows = await self._unsent(session, None)
         if not rows:
@@ -118,6 +127,32 @@ class OutboxRelay:
             await session.execute(
                 update(OutboxRecord).where(col(OutboxRecord.id).in_(ids)).values(sent_at=datetime.now(UTC))
             )
+
+    async def _hold_lease(self) -> bool:
+        """Take or renew the database's relay lease; another process's relay takes over if this one dies."""
+        now = time.time()
+        if now < self._lease_until - LEASE_S / 2:
+            return True
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                text(
+                    "UPDATE relay_lease SET holder = :me, expires_at = :until "
+                    "WHERE name = 'outbox' AND (holder = :me OR holder IS NULL OR expires_at < :now)"
+                ),
+                {"me": self._holder, "until": now + LEASE_S, "now": now},
+            )
+        held = bool(getattr(result, "rowcount", 0) == 1)
+        self._lease_until = now + LEASE_S if held else 0.0
+        return held
+
+    async def release_lease(self) -> None:
+        if self._lease_until:
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    text("UPDATE relay_lease SET holder = NULL, expires_at = 0 WHERE name = 'outbox' AND holder = :me"),
+                    {"me": self._holder},
+                )
+            self._lease_until = 0.0
 
     async def _lock_slots(self, session: AsyncSession) -> list[int]:
         result = await session.execute(text("SELECT slot FROM outbox_slot ORDER BY slot FOR UPDATE SKIP LOCKED"))

@@ -207,3 +207,22 @@ async def test_two_relays_on_postgresql_share_the_outbox_without_reordering_or_d
     for e in events:
         seqs[e.dossier_code].append(int(e.payload["seq"]))
     assert all(seqs[key] == [1, 2, 3, 4] for key in keys)
+
+
+async def test_on_sqlite_a_second_relay_waits_for_the_lease(bus: BusHarness) -> None:
+    if not is_sqlite(bus.engine):
+        pytest.skip("PostgreSQL relays share the outbox by slot locks instead")
+    second = OutboxRelay(
+        service="bustest",
+        sessions=bus.sessions,
+        producer=Producer(bus.kafka, topics=[TEST_TOPIC]),
+        use_slot_locks=False,
+    )
+    await bus.stage(sequenced("H56.14-261122-0600", 1))
+    assert await bus.relay.publish_once() == 1
+    await bus.stage(sequenced("H56.14-261122-0600", 2))
+    assert await second.publish_once() == 0, "two relays published from one SQLite database"
+    await bus.relay.release_lease()  # a clean shutdown hands the lease over at once
+    assert await second.publish_once() == 1
+    await second.release_lease()
+    await second._producer.stop()
