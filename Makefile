@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit test-integration test-e2e lint schemas clean
+.PHONY: install run test test-unit test-integration lint schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lienthong schemas export --check
+
+## make bench: figures, printed and written to var/bench/*.json (never a timed test)
+bench: $(STAMP)
+	$(BIN)/python -m bench.calendar_bench
 
 schemas: $(STAMP)
 	$(BIN)/lienthong schemas export

@@ -20,7 +20,7 @@ def broker(workdir: Path) -> Iterator[Broker]:
     b = start_broker(workdir)
     yield b
     if not b.external:
-        b.stop()
+        b.terminate()
 
 
 @pytest.fixture

