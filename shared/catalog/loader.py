@@ -1,0 +1,122 @@
+"""Read a catalogue directory: files, then records, then the checks across them.
+
+Layout (see docs/catalog.md)::
+
+    catalog.yaml              version, the maps of local government and their dates, calendar overrides
+    units.yaml | units/       units (a list per file)
+    procedures.yaml | procedures/
+    routes/                   reserved for per-procedure routes
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from shared.catalog.catalog import Catalog
+from shared.catalog.checks import duplicate_codes, procedure_references, sector_coverage, unit_references
+from shared.catalog.errors import CatalogError, Problem
+from shared.catalog.models import Manifest, Procedure, Unit
+from shared.catalog.schema import Entry, M, validate_list, validate_one
+from shared.catalog.yaml_lines import YamlDocument, load_yaml
+
+ENV_VAR = "LIENTHONG_CATALOG_DIR"
+SAMPLE_DIR = Path(__file__).parent / "sample"
+MANIFEST = "catalog.yaml"
+COLLECTIONS = ("units", "procedures")
+
+
+def default_catalog_dir() -> Path:
+    configured = os.environ.get(ENV_VAR)
+    return Path(configured) if configured else SAMPLE_DIR
+
+
+def load_catalog(directory: Path) -> Catalog:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CatalogError([Problem(directory, None, "the catalogue directory does not exist")])
+    problems: list[Problem] = []
+    manifest_doc = _read(directory / MANIFEST, problems)
+    docs = {
+        name: [d for path in _files(directory, name, problems) if (d := _read(path, problems))] for name in COLLECTIONS
+    }
+    if manifest_doc is None or problems:
+        raise CatalogError(problems)
+
+    manifest, problems = validate_one(Manifest, manifest_doc, manifest_doc.data)
+    units = _validate_all(Unit, docs["units"], "units", problems)
+    procedures = _validate_all(Procedure, docs["procedures"], "procedures", problems)
+    if manifest is None or problems:
+        raise CatalogError(problems)
+
+    problems += duplicate_codes(units, "unit") + duplicate_codes(procedures, "procedure")
+    problems += unit_references(manifest.record, units)
+    calendar = _calendar_overrides(directory, manifest, problems)
+    problems += _unknown_files(directory, calendar)
+    _stop_if(problems)
+
+    catalog = Catalog(
+        directory=directory,
+        maps=manifest.record.maps,
+        units=[e.record for e in units],
+        procedures=[e.record for e in procedures],
+        calendar_overrides=calendar,
+    )
+    problems += sector_coverage(catalog, units) + procedure_references(manifest.record, procedures, catalog)
+    _stop_if(problems)
+    return catalog
+
+
+def _validate_all(model: type[M], docs: list[YamlDocument], what: str, problems: list[Problem]) -> list[Entry[M]]:
+    entries: list[Entry[M]] = []
+    for doc in docs:
+        found, wrong = validate_list(model, doc, what)
+        entries += found
+        problems += wrong
+    return entries
+
+
+def _unknown_files(directory: Path, calendar: Path | None) -> list[Problem]:
+    known = {MANIFEST, *(f"{name}.yaml" for name in COLLECTIONS)}
+    return [
+        Problem(path, None, f"not a catalogue file: expected {', '.join(sorted(known))} or a directory")
+        for path in sorted(directory.iterdir())
+        if path.suffix in {".yaml", ".yml"} and path.name not in known and path != calendar
+    ]
+
+
+def _read(path: Path, problems: list[Problem]) -> YamlDocument | None:
+    if not path.is_file():
+        problems.append(Problem(path, None, "missing"))
+        return None
+    try:
+        return load_yaml(path)
+    except CatalogError as e:
+        problems += e.problems
+        return None
+
+
+def _files(directory: Path, name: str, problems: list[Problem]) -> list[Path]:
+    single = directory / f"{name}.yaml"
+    folder = directory / name
+    files = [single] if single.is_file() else []
+    if folder.is_dir():
+        files += sorted(folder.glob("*.yaml"))
+        problems += [Problem(p, None, "use the .yaml extension") for p in sorted(folder.glob("*.yml"))]
+    if not files:
+        problems.append(Problem(single, None, f"missing: put the {name} in {name}.yaml or {name}/*.yaml"))
+    return files
+
+
+def _calendar_overrides(directory: Path, manifest: Entry[Manifest], problems: list[Problem]) -> Path | None:
+    if manifest.record.calendar_overrides is None:
+        return None
+    path = directory / manifest.record.calendar_overrides
+    if not path.exists():
+        problems.append(manifest.problem(f"calendar_overrides: {path} does not exist", "calendar_overrides"))
+    return path
+
+
+def _stop_if(problems: list[Problem]) -> None:
+    if problems:
+        raise CatalogError(problems)
