@@ -29,6 +29,7 @@ from shared.settings import ServiceSettings
 from shared.web.auth import KeyStore, install_keys_file
 from shared.web.body_limit import BodyLimitMiddleware
 from shared.web.problems import install_problem_handlers
+from shared.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(title=spec.title, description=spec.description, version="0.1.0", lifespan=lifespan)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, service=spec.name)

@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     public_base_url: str = Field(default="", description="Base URL citizens and portals see.")
+    rate_limit_per_s: float = Field(default=50.0, ge=0, description="Requests per second per API key; 0: no limit.")
+    rate_limit_burst: int = Field(default=200, ge=1)
+    catalog_dir: str = Field(default="", description="Catalogue directory (units, procedures); default the sample.")
     bootstrap_keys_file: str = Field(
         default="", description="JSON list of {name, key, scopes} installed at start-up (development only)."
     )

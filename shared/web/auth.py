@@ -148,6 +148,9 @@ async def authenticate(request: Request) -> Principal:
     principal = await store.verify(key)
     if principal is None:
         raise Problem(401, "Unauthorized", "The API key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"})
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(principal.key_id)
     request.state.principal = principal
     return principal
 
