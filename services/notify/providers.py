@@ -4,8 +4,10 @@ sandboxes use instead of patching."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import make_msgid
+from email.header import Header
+from email.message import Message
+from email.mime.text import MIMEText
+from email.utils import formataddr, make_msgid, parseaddr
 from typing import Protocol
 
 import aiosmtplib
@@ -40,6 +42,23 @@ class Provider(Protocol):
         ...
 
 
+def build_email(message: OutgoingMessage, sender: str) -> Message:
+    """A MIME message whose Vietnamese headers survive the trip.
+
+    The compat32 ``Header`` splits long UTF-8 headers inside encoded words; the modern policy's folding
+    drops the space between two encoded words (CPython's header folder), so "được tiếp" arrived as
+    "đượctiếp".
+    """
+    email = MIMEText(message.body, "plain", "utf-8")
+    name, address = parseaddr(sender)
+    email["From"] = formataddr((str(Header(name, "utf-8")), address)) if name else address
+    email["To"] = message.recipient
+    email["Subject"] = Header(message.subject or "", "utf-8", header_name="Subject")  # type: ignore[assignment]
+    email["Message-ID"] = make_msgid(idstring=message.id, domain="lienthong.gov.vn")
+    email["X-Lienthong-Notification-Id"] = message.id
+    return email
+
+
 class SmtpEmailProvider:
     channel = Channel.EMAIL
     name = "smtp"
@@ -60,14 +79,8 @@ class SmtpEmailProvider:
         self._timeout = timeout
 
     async def send(self, message: OutgoingMessage) -> str:
-        email = EmailMessage()
-        email["From"] = self._sender
-        email["To"] = message.recipient
-        email["Subject"] = message.subject or ""
-        message_id = make_msgid(idstring=message.id, domain="lienthong.gov.vn")
-        email["Message-ID"] = message_id
-        email["X-Lienthong-Notification-Id"] = message.id
-        email.set_content(message.body)
+        email = build_email(message, self._sender)
+        message_id = str(email["Message-ID"])
         try:
             await aiosmtplib.send(
                 email,
