@@ -19,7 +19,13 @@ def _serve(args: argparse.Namespace) -> int:
     settings = entry.settings_type().load()
     if args.port:
         settings.port = args.port
-    app = entry.app_factory()(settings)
+    from shared.catalog import CatalogError
+
+    try:
+        app = entry.app_factory()(settings)
+    except CatalogError as exc:
+        print(f"lienthong {args.service}: the catalogue is invalid:\n{exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
         app,
         host=settings.host,

@@ -22,7 +22,7 @@ from services.registry import SERVICES
 from shared.web.auth import new_key_string
 
 DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
-SANDBOX_UNIT = "H56.14"
+SANDBOX_UNIT = "H56.101"
 
 
 @dataclass

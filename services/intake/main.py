@@ -7,20 +7,38 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.intake.api import router
+from services.intake.catalog_api import router as catalog_router
+from services.intake.directory import CatalogDirectory
+from services.intake.filing import Filing
+from services.intake.handlers import handlers
 from services.intake.settings import IntakeSettings
-from shared.runtime import ServiceSpec, create_service_app
+from shared.calendar import vietnam_calendar
+from shared.catalog import default_catalog_dir, load_catalog
+from shared.events.topics import ROUTING_STEP
+from shared.runtime import Runtime, ServiceSpec, create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    s = settings or IntakeSettings.load()
+    catalog = load_catalog(Path(s.catalog_dir) if s.catalog_dir else default_catalog_dir())
+    filing = Filing(CatalogDirectory(catalog), vietnam_calendar(catalog.calendar_overrides))
+
+    async def setup(runtime: Runtime) -> None:
+        runtime.state["filing"] = filing
+        runtime.state["catalog"] = catalog
+
     return create_service_app(
         ServiceSpec(
             name="intake",
             title="lienthong intake",
             description="Dossier intake for public-service portals and one-stop desks (Bộ phận Một cửa).",
-            settings=settings or IntakeSettings.load(),
+            settings=s,
             migrations=MIGRATIONS,
-            routers=[router],
+            routers=[router, catalog_router],
+            consumes=[ROUTING_STEP.name],
+            handlers=handlers,
+            setup=setup,
         )
     )

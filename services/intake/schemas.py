@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from shared.events.dossier import Channel
+from shared.events.dossier import Channel, ResultDelivery
 
 _MOBILE = re.compile(r"^0[35789]\d{8}$")
 _LANDLINE = re.compile(r"^02\d{9}$")
@@ -26,20 +26,56 @@ def vietnamese_phone(value: str) -> str:
     return digits
 
 
+def personal_id(value: str) -> str:
+    """The 12-digit citizen identity number (CCCD): province of birth (3), sex and century (1), year (2)…"""
+    if not re.fullmatch(r"\d{12}", value):
+        raise ValueError("a personal ID number has exactly 12 digits")
+    if int(value[:3]) > 96:
+        raise ValueError("a personal ID number starts with a province code 001–096")
+    return value
+
+
 Phone = Annotated[str, Field(max_length=20, examples=["0912345678"]), AfterValidator(vietnamese_phone)]
+PersonalId = Annotated[str, Field(examples=["001203004567"]), AfterValidator(personal_id)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+UnitCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,39}$")]
 
 
 class ApplicantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     full_name: Name = Field(examples=["Nguyễn Văn An"])
+    id_number: PersonalId | None = None
     phone: Phone | None = None
     email: EmailStr | None = Field(default=None, max_length=254, examples=["an.nguyen@example.vn"])
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
-class DossierCreate(BaseModel):
+class ProxyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Name
+    id_number: PersonalId | None = None
+    phone: Phone | None = None
+    relationship: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    copies: int = Field(default=1, ge=1, le=100)
+
+
+class BackDated(BaseModel):
+    """``occurred_at`` may be given only with the ``import`` scope (legacy records and replays)."""
+
+    occurred_at: AwareDatetime | None = None
+
+
+class DossierCreate(BackDated):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -50,20 +86,79 @@ class DossierCreate(BaseModel):
                     "channel": "in_person",
                     "applicant": {
                         "full_name": "Nguyễn Văn An",
+                        "id_number": "001203004567",
                         "phone": "0912345678",
                         "email": "an.nguyen@example.vn",
+                        "address": "12 Lê Lợi, phường 1",
                     },
+                    "documents": [{"name": "Tờ khai", "copies": 1}],
+                    "result_delivery": "desk",
                 }
             ]
         },
     )
 
     procedure_code: Code
-    receiving_unit_code: Annotated[
-        str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,39}$")
-    ]
+    receiving_unit_code: UnitCode
     channel: Channel
     applicant: ApplicantIn
+    proxy: ProxyIn | None = None
+    documents: list[DocumentIn] = Field(default_factory=list, max_length=100)
+    result_delivery: ResultDelivery = ResultDelivery.DESK
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+
+
+class ReasonIn(BackDated):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text
+
+
+class AcceptIn(BackDated):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ItemsIn(BackDated):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Text] = Field(min_length=1, max_length=50)
+    reason: Text
+
+
+class SupplementsIn(BackDated):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Text] = Field(default_factory=list, max_length=50)
+
+
+class FinancialObligationIn(BackDated):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Text] = Field(min_length=1, max_length=50)
+    amount_vnd: int | None = Field(default=None, ge=0, le=10**13)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+
+class PaymentIn(BackDated):
+    model_config = ConfigDict(extra="forbid")
+
+    receipt_reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+
+class ReturnIn(BackDated):
+    model_config = ConfigDict(extra="forbid")
+
+    delivery: ResultDelivery | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+
+class TimelineItem(BaseModel):
+    type: str
+    occurred_at: datetime
+    status: str | None
+    status_code: int | None
+    actor: str | None
+    detail: dict[str, Any] | None
 
 
 class DossierPublic(BaseModel):
@@ -71,8 +166,29 @@ class DossierPublic(BaseModel):
     status: str
     status_code: int
     procedure_code: str
+    procedure_name: str
     receiving_unit_code: str
+    receiving_unit_name: str
     channel: Channel
+    result_delivery: ResultDelivery
     received_at: datetime
+    accepted_at: datetime | None
     appointment_at: datetime | None
+    original_appointment_at: datetime | None
+    external_id: str | None
+    allowed_actions: list[str]
     links: dict[str, str]
+
+
+class DossierDetail(DossierPublic):
+    applicant: dict[str, Any]
+    proxy: dict[str, Any] | None
+    documents: list[dict[str, Any]]
+    status_reason: str | None
+    tracking_number: int | None
+    timeline: list[TimelineItem]
+
+
+class DossierPage(BaseModel):
+    items: list[DossierPublic]
+    next_cursor: str | None

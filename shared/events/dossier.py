@@ -1,4 +1,7 @@
-"""Payloads of the dossier events intake publishes on ``intake.dossier.v1``."""
+"""Payloads of the dossier events intake publishes on ``intake.dossier.v1``.
+
+Every event's envelope ``occurred_at`` is the time of the business action (back-dated on imports).
+"""
 
 from __future__ import annotations
 
@@ -13,17 +16,51 @@ class Channel(StrEnum):
     POSTAL = "postal"
 
 
+class ResultDelivery(StrEnum):
+    DESK = "desk"
+    POSTAL = "postal"
+    ONLINE = "online"
+
+
+class TimeUnit(StrEnum):
+    WORKING_DAYS = "working_days"
+    CALENDAR_DAYS = "calendar_days"
+
+
 class Contact(BaseModel):
-    """How to reach the applicant. Personal ID numbers are not carried: no consumer needs them yet."""
+    """How to reach the applicant. Personal ID numbers are not carried: no consumer needs them."""
 
     model_config = ConfigDict(extra="forbid")
 
     full_name: str
     phone: str | None = None
     email: str | None = None
+    address: str | None = None
+
+
+class StatutoryTime(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: float = Field(ge=0)
+    unit: TimeUnit
+
+
+class DossierSubmitted(BaseModel):
+    """Filed online or by post, not yet accepted by a desk (status 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_code: str
+    receiving_unit_code: str
+    channel: Channel
+    applicant: Contact
+    result_delivery: ResultDelivery = ResultDelivery.DESK
+    submitted_at: AwareDatetime
 
 
 class DossierAccepted(BaseModel):
+    """A complete dossier was accepted; receipt and appointment issued (status 2)."""
+
     model_config = ConfigDict(extra="forbid")
 
     procedure_code: str
@@ -31,6 +68,69 @@ class DossierAccepted(BaseModel):
     channel: Channel
     applicant: Contact
     received_at: AwareDatetime
+    clock_starts_at: AwareDatetime | None = Field(
+        default=None, description="Acceptance, or the next working day's start when accepted after 15:00."
+    )
     appointment_at: AwareDatetime | None = Field(
         default=None, description="Appointment for the result, when the procedure's time is known."
     )
+    statutory: StatutoryTime | None = None
+    result_delivery: ResultDelivery = ResultDelivery.DESK
+    interconnected: bool = False
+
+
+class DossierRefused(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str
+
+
+class SupplementRequested(BaseModel):
+    """The clock pauses until the citizen supplies the items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[str]
+    reason: str
+    before_acceptance: bool = False
+
+
+class DossierSupplemented(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[str] = Field(default_factory=list)
+
+
+class FinancialObligationSet(BaseModel):
+    """Fees or land tax are due; the clock pauses until payment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[str]
+    amount_vnd: int | None = Field(default=None, ge=0)
+    reason: str = ""
+
+
+class DossierPaid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    receipt_reference: str | None = None
+
+
+class DossierWithdrawn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str
+
+
+class DossierStopped(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str
+
+
+class ResultReturned(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delivery: ResultDelivery
+    note: str = ""

@@ -28,11 +28,24 @@ EVENT_TYPES: dict[str, EventType] = {
     for spec in [
         *_types(
             INTAKE_DOSSIER,
+            ("dossier.submitted", dossier.DossierSubmitted, "Filed online or by post; not yet accepted (status 1)."),
+            ("dossier.accepted", dossier.DossierAccepted, "A complete dossier was accepted; its clock starts."),
+            ("dossier.refused", dossier.DossierRefused, "The desk refused the dossier (status 3)."),
             (
-                "dossier.accepted",
-                dossier.DossierAccepted,
-                "A complete dossier was accepted; its clock starts.",
+                "dossier.supplement_requested",
+                dossier.SupplementRequested,
+                "The citizen must supplement the dossier; the clock pauses (status 5).",
             ),
+            ("dossier.supplemented", dossier.DossierSupplemented, "The citizen supplied the items; the clock resumes."),
+            (
+                "dossier.financial_obligation_set",
+                dossier.FinancialObligationSet,
+                "Fees or land tax are due; the clock pauses (status 6).",
+            ),
+            ("dossier.paid", dossier.DossierPaid, "The financial obligation was met; the clock resumes."),
+            ("dossier.withdrawn", dossier.DossierWithdrawn, "The citizen withdrew the dossier (status 7)."),
+            ("dossier.stopped", dossier.DossierStopped, "Processing was stopped (status 8)."),
+            ("dossier.result_returned", dossier.ResultReturned, "The result was handed to the citizen (status 10)."),
         ),
         *_types(
             ROUTING_STEP,

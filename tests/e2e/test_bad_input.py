@@ -11,8 +11,8 @@ from tests.e2e.conftest import client
 pytestmark = pytest.mark.e2e
 
 GOOD = {
-    "procedure_code": "1.003560.000.00.00.H56",
-    "receiving_unit_code": "H56.14",
+    "procedure_code": "1.012777.000.00.00.H56",
+    "receiving_unit_code": "H56.101",
     "channel": "online",
     "applicant": {"full_name": "Phạm Thị Dung", "phone": "0912345678"},
 }

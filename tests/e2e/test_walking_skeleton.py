@@ -23,8 +23,8 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.e2e
 
 DOSSIER = {
-    "procedure_code": "1.003560.000.00.00.H56",
-    "receiving_unit_code": "H56.14",
+    "procedure_code": "1.012777.000.00.00.H56",
+    "receiving_unit_code": "H56.101",
     "channel": "in_person",
     "applicant": {"full_name": "Trần Thị Bích", "phone": "0987 654 321", "email": "bich.tran@example.vn"},
 }
@@ -88,7 +88,7 @@ def test_a_dossier_reaches_the_citizen_by_email_and_sms(stack: DevStack) -> None
 
     with client(stack, "routing") as c:
         route = c.get(f"/v1/dossiers/{code}/route").json()
-    assert [(s["seq"], s["unit_code"], s["status"]) for s in route["steps"]] == [(1, "H56.14", "assigned")]
+    assert [(s["seq"], s["unit_code"], s["status"]) for s in route["steps"]] == [(1, "H56.101", "assigned")]
 
     def clock_started() -> dict[str, Any] | None:
         with client(stack, "sla") as c:
