@@ -1,19 +1,23 @@
-"""Intake's event handlers: what routing (and later sla) tell it, so its view of a dossier stays current."""
+"""Intake's event handlers: what routing and sla tell it, so its view of a dossier stays current."""
 
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
 from services.intake.commands import change_status
 from services.intake.domain import DossierStatus
-from services.intake.lifecycle import Action
+from services.intake.lifecycle import Action, IllegalTransition, transition
 from services.intake.tables import Dossier, TimelineEntry
 from shared.bus.handlers import Handlers, PermanentError
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events import Envelope
-from shared.events.step import RoutePlanned
+from shared.events.clock import AppointmentChanged
+from shared.events.step import DossierResolved, RoutePlanned, StepAssigned
 
 handlers = Handlers()
+log = logging.getLogger(__name__)
 
 
 async def _dossier(uow: UnitOfWork, code: str) -> Dossier:
@@ -23,11 +27,7 @@ async def _dossier(uow: UnitOfWork, code: str) -> Dossier:
     return dossier
 
 
-@handlers.on("route.planned")
-async def processing_started(uow: UnitOfWork, event: Envelope, planned: RoutePlanned) -> None:
-    dossier = await _dossier(uow, event.dossier_code)
-    if DossierStatus(dossier.status) is DossierStatus.ACCEPTED:
-        change_status(dossier, None, Action.START_PROCESSING, event.occurred_at)
+def _timeline(uow: UnitOfWork, dossier: Dossier, event: Envelope, actor: str, detail: dict[str, Any]) -> None:
     uow.session.add(
         TimelineEntry(
             dossier_code=dossier.code,
@@ -35,7 +35,60 @@ async def processing_started(uow: UnitOfWork, event: Envelope, planned: RoutePla
             recorded_at=event.recorded_at,
             type=event.type,
             status=dossier.status,
-            actor="routing",
-            detail=json.dumps({"steps": len(planned.steps)}),
+            actor=actor,
+            detail=json.dumps(detail, ensure_ascii=False, default=str),
         )
     )
+
+
+@handlers.on("route.planned")
+async def processing_started(uow: UnitOfWork, event: Envelope, planned: RoutePlanned) -> None:
+    dossier = await _dossier(uow, event.dossier_code)
+    if DossierStatus(dossier.status) is DossierStatus.ACCEPTED:
+        change_status(dossier, None, Action.START_PROCESSING, event.occurred_at)
+    _timeline(uow, dossier, event, "routing", {"steps": len(planned.steps)})
+
+
+@handlers.on("step.assigned")
+async def handed_over(uow: UnitOfWork, event: Envelope, assigned: StepAssigned) -> None:
+    """Kept on the timeline so the citizen's tracking page shows where the dossier is."""
+    dossier = await _dossier(uow, event.dossier_code)
+    detail: dict[str, Any] = {"seq": assigned.seq, "to_unit_code": assigned.to_unit_code}
+    if assigned.from_unit_code:
+        detail["from_unit_code"] = assigned.from_unit_code
+    _timeline(uow, dossier, event, "routing", detail)
+
+
+@handlers.on("dossier.resolved")
+async def result_ready(uow: UnitOfWork, event: Envelope, resolved: DossierResolved) -> None:
+    """Status 9. A dossier the citizen withdrew (or the desk stopped) while its last step was finishing
+    keeps its status: the race is recorded on the timeline, not dead-lettered, because nothing is wrong
+    with the message."""
+    dossier = await _dossier(uow, event.dossier_code)
+    detail: dict[str, Any] = {"unit": resolved.resolving_unit_code, "outcome": resolved.outcome}
+    current = DossierStatus(dossier.status)
+    try:
+        transition(current, Action.RESOLVE)
+    except IllegalTransition as exc:
+        log.warning("dossier %s: resolution ignored: %s", dossier.code, exc)
+        detail["ignored"] = str(exc)
+    else:
+        change_status(dossier, None, Action.RESOLVE, event.occurred_at)
+    if resolved.note:
+        detail["note"] = resolved.note
+    _timeline(uow, dossier, event, "routing", detail)
+
+
+@handlers.on("clock.appointment_changed")
+async def appointment_moved(uow: UnitOfWork, event: Envelope, changed: AppointmentChanged) -> None:
+    dossier = await _dossier(uow, event.dossier_code)
+    dossier.appointment_at = changed.appointment_at
+    dossier.updated_at = event.occurred_at
+    detail: dict[str, Any] = {
+        "change": changed.change.value,
+        "appointment_at": changed.appointment_at.isoformat(),
+        "previous_appointment_at": changed.previous_appointment_at.isoformat(),
+    }
+    if changed.reason:
+        detail["reason"] = changed.reason
+    _timeline(uow, dossier, event, "sla", detail)

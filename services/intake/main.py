@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from services.intake.api import router
 from services.intake.catalog_api import router as catalog_router
 from services.intake.directory import CatalogDirectory
+from services.intake.documents_api import router as documents_router
 from services.intake.filing import Filing
 from services.intake.handlers import handlers
 from services.intake.settings import IntakeSettings
 from shared.calendar import vietnam_calendar
 from shared.catalog import default_catalog_dir, load_catalog
-from shared.events.topics import ROUTING_STEP
+from shared.events.topics import ROUTING_STEP, SLA_CLOCK
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -36,8 +37,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             description="Dossier intake for public-service portals and one-stop desks (Bộ phận Một cửa).",
             settings=s,
             migrations=MIGRATIONS,
-            routers=[router, catalog_router],
-            consumes=[ROUTING_STEP.name],
+            routers=[router, catalog_router, documents_router],
+            consumes=[ROUTING_STEP.name, SLA_CLOCK.name],
             handlers=handlers,
             setup=setup,
         )

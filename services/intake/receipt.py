@@ -64,10 +64,12 @@ class ReturnMethod(StrEnum):
 
 @dataclass(frozen=True)
 class Applicant:
+    """What the desk wrote down; an online submission may lack the ID number, address or phone."""
+
     full_name: str
-    id_number: str
-    address: str
-    phone: str
+    id_number: str | None = None
+    address: str | None = None
+    phone: str | None = None
     email: str | None = None
 
     def __post_init__(self) -> None:
@@ -77,15 +79,15 @@ class Applicant:
 @dataclass(frozen=True)
 class Proxy:
     full_name: str
-    id_number: str
-    relationship: str
+    id_number: str | None = None
+    relationship: str | None = None
 
     def __post_init__(self) -> None:
         _check_personal_id(self.id_number)
 
 
-def _check_personal_id(value: str) -> None:
-    if not _PERSONAL_ID.match(value):
+def _check_personal_id(value: str | None) -> None:
+    if value is not None and not _PERSONAL_ID.match(value):
         raise ValueError("a personal ID number has 12 digits")
 
 
@@ -122,8 +124,8 @@ class ReceiptData:
         for name in ("received_at", "appointment_at"):
             if getattr(self, name).utcoffset() is None:
                 raise ValueError(f"{name} must be timezone-aware")
-        if self.processing_time <= 0 or self.dossier_sets < 1:
-            raise ValueError("processing time and number of dossier sets must be positive")
+        if self.processing_time < 0 or self.dossier_sets < 1:
+            raise ValueError("processing time must not be negative, and there is at least one dossier set")
 
 
 def _dd(day: int) -> str:
@@ -144,6 +146,8 @@ def vietnamese_datetime(moment: datetime) -> str:
 
 
 def processing_time_text(data: ReceiptData) -> str:
+    if data.processing_time == 0:
+        return "trong ngày"
     amount = f"{data.processing_time:g}".replace(".", ",")
     return f"{amount} {data.processing_time_unit.label}"
 
@@ -327,15 +331,21 @@ def render_receipt_pdf(data: ReceiptData) -> bytes:
     a = data.applicant
     pdf.field("Cơ quan tiếp nhận: ", f"{data.unit_name} ({data.unit_code})")
     pdf.field("Tiếp nhận hồ sơ của: ", a.full_name)
-    pdf.field("Số định danh cá nhân: ", a.id_number)
-    pdf.field("Địa chỉ: ", a.address)
-    pdf.field("Số điện thoại: ", a.phone)
+    for label, value in (
+        ("Số định danh cá nhân: ", a.id_number),
+        ("Địa chỉ: ", a.address),
+        ("Số điện thoại: ", a.phone),
+    ):
+        if value:
+            pdf.field(label, value)
     if a.email:
         pdf.field("Email: ", a.email)
     if data.proxy is not None:
         p = data.proxy
-        pdf.field("Người được ủy quyền nộp hồ sơ: ", f"{p.full_name} ({p.relationship})")
-        pdf.field("Số định danh cá nhân của người được ủy quyền: ", p.id_number)
+        relationship = f" ({p.relationship})" if p.relationship else ""
+        pdf.field("Người được ủy quyền nộp hồ sơ: ", p.full_name + relationship)
+        if p.id_number:
+            pdf.field("Số định danh cá nhân của người được ủy quyền: ", p.id_number)
     pdf.field("Nội dung yêu cầu giải quyết: ", f"{data.procedure_name} (mã thủ tục {data.procedure_code})")
     pdf.field("1. Thành phần hồ sơ nộp gồm:", "")
     _documents_table(pdf, data)

@@ -196,3 +196,12 @@ def render_not_found_page(code: str) -> str:
         "hoặc liên hệ Bộ phận Một cửa nơi đã nộp hồ sơ.</p>\n</section>\n"
     )
     return _page(f"Tra cứu hồ sơ {code} - không tìm thấy", body)
+
+
+def render_too_many_tries_page(code: str, retry_after_s: int) -> str:
+    body = (
+        "<section>\n<h2>Bạn đã thử quá nhiều lần</h2>\n"
+        f'<p>Vui lòng thử lại sau {retry_after_s} giây để xem hồ sơ <strong class="code">{escape(code)}</strong>.</p>\n'
+        '<p class="note">Giới hạn này bảo vệ thông tin cá nhân của người nộp hồ sơ.</p>\n</section>\n'
+    )
+    return _page(f"Tra cứu hồ sơ {code}", body)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import overload
 
-from services.intake.domain import DossierStatus
+from services.intake.domain import VN_TZ, DossierStatus
 from services.intake.lifecycle import allowed_actions
 from services.intake.schemas import DossierDetail, DossierPublic, TimelineItem
 from services.intake.tables import Dossier, TimelineEntry
@@ -23,6 +25,15 @@ ACTION_PATHS = {
 }
 
 
+@overload
+def local(at: datetime) -> datetime: ...
+@overload
+def local(at: None) -> None: ...
+def local(at: datetime | None) -> datetime | None:
+    """Times are shown in Vietnam's time (+07:00), whether they come from a request or the database."""
+    return at.astimezone(VN_TZ) if at is not None else None
+
+
 def public(dossier: Dossier) -> DossierPublic:
     status = DossierStatus(dossier.status)
     base = f"/v1/dossiers/{dossier.code}"
@@ -39,10 +50,10 @@ def public(dossier: Dossier) -> DossierPublic:
         receiving_unit_name=dossier.receiving_unit_name,
         channel=Channel(dossier.channel),
         result_delivery=ResultDelivery(dossier.result_delivery),
-        received_at=dossier.received_at,
-        accepted_at=dossier.accepted_at,
-        appointment_at=dossier.appointment_at,
-        original_appointment_at=dossier.original_appointment_at,
+        received_at=local(dossier.received_at),
+        accepted_at=local(dossier.accepted_at),
+        appointment_at=local(dossier.appointment_at),
+        original_appointment_at=local(dossier.original_appointment_at),
         external_id=dossier.external_id,
         allowed_actions=actions,
         links=links,
@@ -66,7 +77,7 @@ def detail(dossier: Dossier, timeline: list[TimelineEntry]) -> DossierDetail:
         timeline=[
             TimelineItem(
                 type=e.type,
-                occurred_at=e.occurred_at,
+                occurred_at=local(e.occurred_at),
                 status=e.status,
                 status_code=DossierStatus(e.status).code if e.status else None,
                 actor=e.actor,

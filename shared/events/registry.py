@@ -51,10 +51,16 @@ EVENT_TYPES: dict[str, EventType] = {
             ROUTING_STEP,
             ("route.planned", step.RoutePlanned, "The dossier's route was planned from the catalogue."),
             ("step.assigned", step.StepAssigned, "A step was handed over to the unit responsible for it."),
+            ("dossier.resolved", step.DossierResolved, "The last step finished; the result is ready (status 9)."),
         ),
         *_types(
             SLA_CLOCK,
             ("clock.started", clock.ClockStarted, "The dossier's working-time clock started."),
+            (
+                "clock.appointment_changed",
+                clock.AppointmentChanged,
+                "The appointment moved: resumed after a pause, or reset once after an apology.",
+            ),
         ),
         *_types(
             NOTIFY_DELIVERY,

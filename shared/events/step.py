@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class PlannedStep(BaseModel):
@@ -31,3 +31,14 @@ class StepAssigned(BaseModel):
     to_unit_code: str
     assigned_at: AwareDatetime
     deadline_at: AwareDatetime | None = None
+
+
+class DossierResolved(BaseModel):
+    """The last processing step finished: the result is ready for the citizen (status 9)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolved_at: AwareDatetime
+    resolving_unit_code: str
+    outcome: str = Field(default="approved", max_length=40, examples=["approved", "rejected"])
+    note: str | None = Field(default=None, max_length=2000)
