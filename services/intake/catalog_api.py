@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from services.intake.domain import VN_TZ
 from shared.catalog import Catalog, UnitLevel, UnitMap
 from shared.web.problems import Problem
 
@@ -24,7 +25,7 @@ async def list_procedures(
     at: Annotated[date | None, Query(description="Day (YYYY-MM-DD); default today")] = None,
     field: Annotated[str | None, Query(max_length=100, description="Lĩnh vực, e.g. 'Hộ tịch'")] = None,
 ) -> dict[str, Any]:
-    day = at or date.today()
+    day = at or datetime.now(VN_TZ).date()
     items = [
         p.model_dump(mode="json", by_alias=True)
         for p in _catalog(request).procedures(day)
@@ -40,7 +41,7 @@ async def list_units(
     level: Annotated[UnitLevel | None, Query()] = None,
 ) -> dict[str, Any]:
     catalog = _catalog(request)
-    day = at or date.today()
+    day = at or datetime.now(VN_TZ).date()
     try:
         unit_map: UnitMap = catalog.unit_map_at(day)
     except LookupError as exc:
