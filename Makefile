@@ -33,10 +33,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lienthong schemas export --check
+	$(BIN)/python -m shared.catalog.json_schema --check
 
 ## make bench: figures, printed and written to var/bench/*.json (never a timed test)
 bench: $(STAMP)
 	$(BIN)/python -m bench.calendar_bench
+	$(BIN)/python -m bench.intake_bench
+	@if [ -n "$$LIENTHONG_BENCH_DATABASE_URL" ]; then \
+	  $(BIN)/python -m bench.intake_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL"; fi
 
 schemas: $(STAMP)
 	$(BIN)/lienthong schemas export

@@ -61,8 +61,15 @@ class CatalogDirectory:
         return unit.name if unit.holds_on(self._day(at)) else None
 
     def receives(self, procedure_code: str, unit_code: str, at: datetime) -> bool:
-        """Whether a unit of that level receives this procedure in the map of that day."""
+        """Whether the unit receives this procedure on that day: it holds that day, belongs to the map in
+        force that day, and that map's ``received_at`` lists its level. On a day no map holds, no unit
+        receives anything."""
         day = self._day(at)
-        procedure = self.catalog.procedure(procedure_code)
-        levels = procedure.received_at.get(self.catalog.unit_map_at(day), ())
-        return self.catalog.unit(unit_code).level in levels
+        try:
+            map_ = self.catalog.unit_map_at(day)
+        except LookupError:
+            return False
+        unit = self.catalog.unit(unit_code)
+        if not unit.holds_on(day) or map_ not in unit.maps:
+            return False
+        return unit.level in self.catalog.procedure(procedure_code).received_at.get(map_, ())

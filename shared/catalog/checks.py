@@ -1,14 +1,18 @@
-"""Checks across records: references between units, one sector unit per commune, levels procedures use."""
+"""Checks across records: references between units, units within their maps' dates, exactly one sector
+unit of each level per commune, levels procedures use."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 from itertools import combinations
 
 from shared.catalog.catalog import Catalog
 from shared.catalog.errors import Problem
-from shared.catalog.models import SECTOR_LEVELS, Manifest, Procedure, Unit, UnitLevel, UnitMap
+from shared.catalog.models import SECTOR_LEVELS, Manifest, Procedure, Unit, UnitLevel, UnitMap, Validity
 from shared.catalog.schema import Entry
+
+Span = tuple[date, date]  # [first day, first day after); date.min and date.max stand for an open end
 
 _PARENT_LEVELS = {
     UnitLevel.COMMUNE: {UnitLevel.DISTRICT, UnitLevel.PROVINCE},
@@ -52,6 +56,24 @@ def unit_references(manifest: Manifest, units: Sequence[Entry[Unit]]) -> list[Pr
     return problems
 
 
+def unit_periods(manifest: Manifest, units: Sequence[Entry[Unit]]) -> list[Problem]:
+    """A unit holds only on days when one of its maps holds (maps not declared are reported elsewhere)."""
+    problems = []
+    for entry in units:
+        unit = entry.record
+        declared = [map_ for map_ in unit.maps if map_ in manifest.maps]
+        if not declared:
+            continue
+        start, end = held = _span(unit)
+        for gap in _uncovered(held, [_span(manifest.maps[map_]) for map_ in declared]):
+            at_start, at_end = gap[0] == start, gap[1] == end
+            field = "maps" if at_start == at_end else "valid_from" if at_start else "valid_to"
+            names = ", ".join(declared)
+            message = f"{unit.code}: holds {_days(gap)}, when none of its maps ({names}) does"
+            problems.append(entry.problem(message, field))
+    return problems
+
+
 def _parent(entry: Entry[Unit], by_code: dict[str, Unit]) -> list[Problem]:
     unit = entry.record
     if unit.parent is None:
@@ -81,16 +103,26 @@ def _parent(entry: Entry[Unit], by_code: dict[str, Unit]) -> list[Problem]:
 
 
 def sector_coverage(catalog: Catalog, units: Sequence[Entry[Unit]]) -> list[Problem]:
-    """Each commune has at most one unit of each sector level in a map on any day."""
+    """For each sector level a map has, each commune of the map is served by exactly one unit of that level
+    on every day both the commune and the map hold: at most one (an overlap is reported on the later unit
+    in file order) and at least one (a gap is reported on the commune)."""
     entries = {e.record.code: e for e in units}
     order = {code: i for i, code in enumerate(entries)}
     problems = []
-    for map_ in catalog.maps:
-        for commune in catalog.units(map_):
+    for map_, period in catalog.maps.items():
+        in_map = catalog.units(map_)
+        levels = sorted({u.level for u in in_map} & SECTOR_LEVELS)
+        for commune in in_map:
             if commune.level is not UnitLevel.COMMUNE:
                 continue
-            for level in sorted(SECTOR_LEVELS):
+            needed = _intersection(_span(commune), _span(period))
+            for level in levels:
                 serving = sorted(catalog.units_serving(level, commune.code, map_), key=lambda u: order[u.code])
+                if needed is not None:
+                    for gap in _uncovered(needed, [_span(u) for u in serving]):
+                        message = f"{commune.code}: no {level} unit of the {map_} map serves this commune"
+                        days = _days(gap)
+                        problems.append(entries[commune.code].problem(f"{message} {days}" if days else message))
                 for first, second in combinations(serving, 2):
                     if first.overlaps(second):
                         entry = entries[second.code]
@@ -118,3 +150,42 @@ def procedure_references(manifest: Manifest, procedures: Sequence[Entry[Procedur
                     message = f"{procedure.code}: no {level} unit in the {map_} map to receive it"
                     problems.append(entry.problem(message, "received_at", map_.value, i))
     return problems
+
+
+def _span(validity: Validity) -> Span:
+    return (validity.valid_from or date.min, validity.valid_to or date.max)
+
+
+def _intersection(a: Span, b: Span) -> Span | None:
+    start, end = max(a[0], b[0]), min(a[1], b[1])
+    return (start, end) if start < end else None
+
+
+def _uncovered(span: Span, covers: Iterable[Span]) -> list[Span]:
+    """The parts of ``span`` that none of ``covers`` holds, in order."""
+    gaps = []
+    start, end = span
+    for cover_start, cover_end in sorted(covers):
+        if cover_end <= start:
+            continue
+        if cover_start >= end:
+            break
+        if cover_start > start:
+            gaps.append((start, cover_start))
+        start = max(start, cover_end)
+        if start >= end:
+            return gaps
+    if start < end:
+        gaps.append((start, end))
+    return gaps
+
+
+def _days(span: Span) -> str:
+    """The days of a span in words, the last day inclusive: `from 2025-07-01 to 2025-12-31`."""
+    start, end = span
+    if start == date.min:
+        return "" if end == date.max else f"before {end}"
+    if end == date.max:
+        return f"from {start}"
+    last = end - timedelta(days=1)
+    return f"on {start}" if last == start else f"from {start} to {last}"

@@ -10,11 +10,19 @@ Layout (see docs/catalog.md)::
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+from shared.calendar.overrides import OverridesError, parse_overrides
 from shared.catalog.catalog import Catalog
-from shared.catalog.checks import duplicate_codes, procedure_references, sector_coverage, unit_references
+from shared.catalog.checks import (
+    duplicate_codes,
+    procedure_references,
+    sector_coverage,
+    unit_periods,
+    unit_references,
+)
 from shared.catalog.errors import CatalogError, Problem
 from shared.catalog.models import Manifest, Procedure, Unit
 from shared.catalog.schema import Entry, M, validate_list, validate_one
@@ -43,14 +51,15 @@ def load_catalog(directory: Path) -> Catalog:
     if manifest_doc is None or problems:
         raise CatalogError(problems)
 
-    manifest, problems = validate_one(Manifest, manifest_doc, manifest_doc.data)
+    manifest, found = validate_one(Manifest, manifest_doc, manifest_doc.data)
+    problems += found
     units = _validate_all(Unit, docs["units"], "units", problems)
     procedures = _validate_all(Procedure, docs["procedures"], "procedures", problems)
     if manifest is None or problems:
         raise CatalogError(problems)
 
     problems += duplicate_codes(units, "unit") + duplicate_codes(procedures, "procedure")
-    problems += unit_references(manifest.record, units)
+    problems += unit_references(manifest.record, units) + unit_periods(manifest.record, units)
     calendar = _calendar_overrides(directory, manifest, problems)
     problems += _unknown_files(directory, calendar)
     _stop_if(problems)
@@ -109,12 +118,39 @@ def _files(directory: Path, name: str, problems: list[Problem]) -> list[Path]:
 
 
 def _calendar_overrides(directory: Path, manifest: Entry[Manifest], problems: list[Problem]) -> Path | None:
+    """The overrides file named in catalog.yaml, read now as the calendar will read it (JSON, then
+    shared.calendar.overrides.parse_overrides), so a bad file stops the catalogue, not the service later."""
     if manifest.record.calendar_overrides is None:
         return None
     path = directory / manifest.record.calendar_overrides
     if not path.exists():
         problems.append(manifest.problem(f"calendar_overrides: {path} does not exist", "calendar_overrides"))
+    elif not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        problems.append(manifest.problem(f"calendar_overrides: {path} is {kind}, not a file", "calendar_overrides"))
+    else:
+        problems += _overrides_problems(path)
     return path
+
+
+def _overrides_problems(path: Path) -> list[Problem]:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        return [Problem(path, None, f"calendar overrides: cannot be read: {e.strerror}")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return [Problem(path, raw[: e.start].count(b"\n") + 1, "not UTF-8 text")]
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as e:
+        return [Problem(path, e.lineno, f"calendar overrides: not JSON: {e.msg}")]
+    try:
+        parse_overrides(document, "calendar overrides")
+    except OverridesError as e:
+        return [Problem(path, None, str(e))]
+    return []
 
 
 def _stop_if(problems: list[Problem]) -> None:

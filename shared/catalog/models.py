@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
@@ -12,7 +13,6 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    PositiveFloat,
     StringConstraints,
     Tag,
     ValidationInfo,
@@ -45,7 +45,8 @@ class UnitLevel(StrEnum):
 
 
 TERRITORIAL_LEVELS = frozenset({UnitLevel.COMMUNE, UnitLevel.DISTRICT, UnitLevel.PROVINCE})
-# Sector units split the communes among themselves: each commune has exactly one of each level.
+# Sector units split the communes among themselves: in each map, every commune is served by exactly one
+# unit of each sector level the map has (checks.py, sector_coverage).
 SECTOR_LEVELS = frozenset({UnitLevel.LAND_OFFICE, UnitLevel.TAX, UnitLevel.SOCIAL_INSURANCE, UnitLevel.POLICE})
 
 
@@ -87,13 +88,21 @@ class Unit(Validity):
     code: UnitCode
     name: Text
     level: UnitLevel
-    parent: UnitCode | None = None
+    # validate_default: the rule below must also run when the key is left out, not only on `parent: null`.
+    parent: UnitCode | None = Field(default=None, validate_default=True)
     maps: tuple[UnitMap, ...] = Field(min_length=1)
-    serves: tuple[UnitCode, ...] = Field(default=(), description="Communes served; empty: the parent's whole area.")
+    serves: tuple[UnitCode, ...] = Field(
+        default=(),
+        description=(
+            "Communes served (sector units only). Empty: every commune of the map under the unit's nearest "
+            "territorial ancestor (district or province), looking past parents that are not territorial."
+        ),
+    )
 
     @field_validator("parent")
     @classmethod
     def _parent_by_level(cls, parent: str | None, info: ValidationInfo) -> str | None:
+        # Runs on the default too (validate_default), so a left-out parent is reported like `parent: null`.
         level = info.data.get("level")
         if level is UnitLevel.PROVINCE and parent is not None:
             raise ValueError("a province has no parent")
@@ -120,7 +129,7 @@ class TimeUnit(StrEnum):
 
 
 class StatutoryTime(_Record):
-    amount: PositiveFloat
+    amount: float = Field(gt=0, allow_inf_nan=False)
     unit: TimeUnit
 
 
@@ -240,7 +249,16 @@ class Manifest(_Record):
 
     version: Literal[1]
     maps: Mapping[UnitMap, Validity] = Field(min_length=1)
-    calendar_overrides: Text | None = Field(default=None, description="Path relative to the catalogue directory.")
+    calendar_overrides: Text | None = Field(
+        default=None, description="Path of a JSON file of calendar overrides, relative to the catalogue directory."
+    )
+
+    @field_validator("calendar_overrides")
+    @classmethod
+    def _relative(cls, path: str | None) -> str | None:
+        if path is not None and PurePath(path).is_absolute():
+            raise ValueError(f"a path relative to the catalogue directory, not {path}")
+        return path
 
     @field_validator("maps")
     @classmethod

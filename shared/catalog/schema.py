@@ -40,7 +40,8 @@ def validate_one(
         problems = []
         for err in _meaningful(e.errors()):
             where = (*loc, *err["loc"])
-            field = _readable(doc, loc, err["loc"], missing=err["type"] == "missing")
+            missing = err["type"] == "missing" or _left_out(data, err["loc"])
+            field = _readable(doc, loc, err["loc"], missing=missing)
             problems.append(doc.problem(where, f"{label}: {field}{err['msg']}"))
         return None, problems
 
@@ -77,11 +78,29 @@ def _meaningful(errors: list[ErrorDetails]) -> list[ErrorDetails]:
     ]
 
 
+def _left_out(data: object, loc: tuple[str | int, ...]) -> bool:
+    """Whether the error is on a key the file leaves out of a mapping it writes: a default that failed
+    its validator (``validate_default``), reported like a missing field."""
+    if not loc or not isinstance(loc[-1], str):
+        return False
+    current = data
+    for part in loc[:-1]:  # a part that is not a node (a union member name pydantic adds) is passed over
+        if isinstance(current, dict):
+            current = current.get(part, current)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+    return isinstance(current, dict) and loc[-1] not in current
+
+
 def _readable(doc: YamlDocument, base: Loc, loc: tuple[str | int, ...], *, missing: bool) -> str:
-    """The field path as written in the file, without the union member names pydantic adds."""
+    """The field path as written in the file, without the union member names pydantic adds.
+
+    A part is kept when it is a node below the parts kept so far, so a field under a union member name
+    (``statutory`` → ``time`` → ``unit``) keeps its full path: ``statutory.unit``.
+    """
     kept: list[str | int] = []
     for i, part in enumerate(loc):
-        if (*base, *loc[: i + 1]) in doc.lines or (missing and i == len(loc) - 1):
+        if (*base, *kept, part) in doc.lines or (missing and i == len(loc) - 1):
             kept.append(part)
     text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in kept).lstrip(".")
     return f"{text}: " if text else ""

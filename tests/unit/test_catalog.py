@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
+from services.intake.directory import CatalogDirectory
+from services.intake.domain import VN_TZ
+from shared.calendar import vietnam_calendar
 from shared.catalog import (
     SAMPLE_DIR,
     Catalog,
@@ -14,6 +18,7 @@ from shared.catalog import (
     ProcedureKind,
     StatutoryTime,
     TimeUnit,
+    Unit,
     UnitLevel,
     UnitMap,
     default_catalog_dir,
@@ -122,17 +127,20 @@ UNITS = """\
   level: commune
   parent: H36
   maps: [two_level]
+  valid_from: 2025-07-01
 - code: H36.02
   name: Xã Hai
   level: commune
   parent: H36
   maps: [two_level]
+  valid_from: 2025-07-01
 - code: H36.CN1
   name: Chi nhánh Văn phòng đăng ký đất đai khu vực 1
   level: land_office
   parent: H36
   maps: [two_level]
   serves: [H36.01, H36.02]
+  valid_from: 2025-07-01
 """
 
 PROCEDURES = """\
@@ -159,6 +167,7 @@ SECOND_LAND_OFFICE = """\
   parent: H36
   maps: [two_level]
   serves: [H36.02]
+  valid_from: 2025-07-01
 """
 
 
@@ -250,6 +259,73 @@ BROKEN = [
         "repeated",
         id="repeated-key",
     ),
+    pytest.param(
+        "units.yaml",
+        UNITS.replace("  name: Xã Hai\n  level: commune\n  parent: H36\n", "  name: Xã Hai\n  level: commune\n"),
+        "code: H36.02",
+        "parent: Value error, a commune unit needs a parent",
+        id="parent-left-out",
+    ),
+    pytest.param(
+        "procedures.yaml",
+        PROCEDURES.replace("statutory: same_day", "statutory: {amount: .inf, unit: working_days}"),
+        "statutory:",
+        "statutory.amount: Input should be a finite number",
+        id="infinite-time",
+    ),
+    pytest.param(
+        "procedures.yaml",
+        PROCEDURES.replace("statutory: same_day", "statutory: {amount: .nan, unit: working_days}"),
+        "statutory:",
+        "statutory.amount: Input should be a finite number",
+        id="nan-time",
+    ),
+    pytest.param(
+        "procedures.yaml",
+        PROCEDURES.replace("statutory: same_day", "statutory:\n    amount: 10\n    unit: working_dayz"),
+        "unit: working_dayz",
+        "statutory.unit: Input should be 'working_days' or 'calendar_days'",
+        id="time-unit-misspelt",
+    ),
+    pytest.param(
+        "units.yaml",
+        UNITS + "- code: H36.03\n  name: Xã Ba\n  level: commune\n  parent: H36\n  maps: [two_level]\n"
+        "  valid_from: 2025-07-01\n",
+        "code: H36.03",
+        "H36.03: no land_office unit of the two_level map serves this commune from 2025-07-01",
+        id="commune-not-served",
+    ),
+    pytest.param(
+        "units.yaml",
+        UNITS.replace(
+            "  serves: [H36.01, H36.02]\n  valid_from: 2025-07-01",
+            "  serves: [H36.01, H36.02]\n  valid_from: 2026-01-01",
+        ),
+        "code: H36.01",
+        "no land_office unit of the two_level map serves this commune from 2025-07-01 to 2025-12-31",
+        id="commune-not-served-for-a-while",
+    ),
+    pytest.param(
+        "units.yaml",
+        UNITS.replace("valid_from: 2025-07-01", "valid_from: 2025-06-01", 1),
+        "valid_from: 2025-06-01",
+        "H36.01: holds from 2025-06-01 to 2025-06-30, when none of its maps (two_level) does",
+        id="unit-before-its-map",
+    ),
+    pytest.param(
+        "units.yaml",
+        UNITS.replace("  maps: [two_level]\n  valid_from: 2025-07-01\n", "  maps: [two_level]\n", 1),
+        "code: H36.01",
+        "H36.01: holds before 2025-07-01, when none of its maps (two_level) does",
+        id="unit-without-dates-in-a-dated-map",
+    ),
+    pytest.param(
+        "catalog.yaml",
+        MANIFEST + "calendar_overrides: /etc/lienthong/days-off.json\n",
+        "calendar_overrides",
+        "calendar_overrides: Value error, a path relative to the catalogue directory",
+        id="calendar-absolute",
+    ),
 ]
 
 
@@ -285,3 +361,109 @@ def test_a_missing_file_and_a_stray_one_are_reported(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match=r"unit\.yaml: not a catalogue file"):
         (tmp_path / "procedures.yaml").write_text(PROCEDURES, encoding="utf-8")
         load_catalog(tmp_path)
+
+
+def test_a_unit_outside_the_maps_is_reported_on_its_dates_or_its_maps(tmp_path: Path) -> None:
+    manifest = MANIFEST.replace("two_level: {valid_from: 2025-07-01}", "two_level: {valid_from: 2025-09-01}")
+    _write(tmp_path, catalog_yaml=manifest, units_yaml=UNITS.replace("2025-07-01", "2025-09-01"))
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(tmp_path)  # the province holds always, but no map holds in July and August 2025
+    assert [(p.line, p.message) for p in raised.value.problems] == [
+        (4, "H36: holds from 2025-07-01 to 2025-08-31, when none of its maps (three_level, two_level) does")
+    ]
+
+
+def test_a_sector_unit_without_serves_covers_its_nearest_territorial_ancestor(tmp_path: Path) -> None:
+    tax = (
+        "- code: H36.STC\n  name: Sở Tài chính\n  level: department\n  parent: H36\n  maps: [two_level]\n"
+        "  valid_from: 2025-07-01\n"
+        "- code: H36.THUE\n  name: Thuế cơ sở 1\n  level: tax\n  parent: H36.STC\n  maps: [two_level]\n"
+        "  valid_from: 2025-07-01\n"
+    )
+    _write(tmp_path, units_yaml=UNITS + tax)
+    catalog = load_catalog(tmp_path)
+    assert catalog.communes_served("H36.THUE", UnitMap.TWO_LEVEL) == {"H36.01", "H36.02"}
+    assert catalog.serving(UnitLevel.TAX, "H36.01", AFTER).code == "H36.THUE"
+
+
+def test_the_serves_description_says_what_the_lookup_does() -> None:
+    description = Unit.model_fields["serves"].description or ""
+    assert "nearest territorial ancestor" in description and "parent's whole area" not in description
+
+
+def test_problems_of_every_file_are_reported_together(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        catalog_yaml=MANIFEST + "colour: red\n",
+        units_yaml=UNITS.replace("level: province", "level: provinc"),
+        procedures_yaml=PROCEDURES.replace("kind: one_stop", "kind: one-stop"),
+    )
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(tmp_path)
+    assert [p.path.name for p in raised.value.problems] == ["catalog.yaml", "units.yaml", "procedures.yaml"]
+
+
+OVERRIDES = {"years": {"2026": {"days_off": [{"date": "2026-12-31", "name": "Nghỉ thử", "source": "tệp thử"}]}}}
+
+
+def test_the_calendar_overrides_file_is_read_with_the_catalogue(tmp_path: Path) -> None:
+    _write(tmp_path, catalog_yaml=MANIFEST + "calendar_overrides: days-off.json\n")
+    (tmp_path / "days-off.json").write_text(json.dumps(OVERRIDES, ensure_ascii=False), encoding="utf-8")
+    catalog = load_catalog(tmp_path)
+    assert catalog.calendar_overrides == tmp_path / "days-off.json"
+    assert not vietnam_calendar(catalog.calendar_overrides).is_working_day(date(2026, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where", "message"),
+    [
+        pytest.param("days-off.yaml", "years:\n  '2026': {}\n", ("days-off.yaml", 1), "not JSON", id="yaml"),
+        pytest.param(
+            "days-off.json", '{\n  "years": {\n    "2026": {,}\n  }\n}\n', ("days-off.json", 3), "not JSON", id="syntax"
+        ),
+        pytest.param(
+            "days-off.json",
+            '{"years": {"26": {}}}',
+            ("days-off.json", None),
+            "calendar overrides: years.26: a year is four digits",
+            id="content",
+        ),
+        pytest.param("days-off.json", b"{\n\xff}", ("days-off.json", 2), "not UTF-8 text", id="encoding"),
+        pytest.param("days-off.json", None, ("catalog.yaml", 5), "is a directory, not a file", id="directory"),
+    ],
+)
+def test_a_bad_calendar_overrides_file_is_a_catalogue_error(
+    tmp_path: Path, name: str, content: str | bytes | None, where: tuple[str, int | None], message: str
+) -> None:
+    _write(tmp_path, catalog_yaml=MANIFEST + f"calendar_overrides: {name}\n")
+    if content is None:
+        (tmp_path / name).mkdir()
+    else:
+        (tmp_path / name).write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(tmp_path)
+    [problem] = raised.value.problems
+    assert (problem.path.name, problem.line) == where
+    assert message in problem.message
+
+
+def test_intake_receives_only_at_a_unit_of_the_map_in_force(sample: Catalog) -> None:
+    directory = CatalogDirectory(sample)
+    permit = "1.009994.000.00.00.H56"  # {three_level: [district], two_level: [commune]}
+    after, before = datetime(2025, 8, 1, 9, tzinfo=VN_TZ), datetime(2025, 6, 30, 9, tzinfo=VN_TZ)
+    assert directory.receives(permit, "H56.101", after)
+    assert not directory.receives(permit, "H56.14.01", after)  # a commune, but of the three-level map
+    assert directory.receives(permit, "H56.14", before)
+    assert not directory.receives(permit, "H56.101", before)
+
+
+def test_intake_receives_nothing_on_a_day_no_map_holds(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        catalog_yaml="version: 1\nmaps:\n  two_level: {valid_from: 2025-07-01}\n",
+        units_yaml=UNITS.replace("maps: [three_level, two_level]", "maps: [two_level]\n  valid_from: 2025-07-01"),
+    )
+    directory = CatalogDirectory(load_catalog(tmp_path))
+    birth = "1.001193.000.00.00.H36"
+    assert directory.receives(birth, "H36.01", datetime(2025, 7, 1, 9, tzinfo=VN_TZ))
+    assert not directory.receives(birth, "H36.01", datetime(2025, 6, 30, 9, tzinfo=VN_TZ))
