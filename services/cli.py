@@ -179,6 +179,38 @@ def _wait(args: argparse.Namespace) -> int:
     return 1
 
 
+def _batch_size(value: str) -> int:
+    from services.intake.legacy import MAX_IMPORT
+
+    if not value.isdigit() or not 1 <= int(value) <= MAX_IMPORT:
+        raise argparse.ArgumentTypeError(f"a number from 1 to {MAX_IMPORT}")
+    return int(value)
+
+
+def _import(args: argparse.Namespace) -> int:
+    import os
+
+    import httpx
+
+    from services.intake.import_client import run_import
+
+    key = args.key or os.environ.get("LIENTHONG_API_KEY")
+    path = Path(args.file)
+    problem = None
+    if not key:
+        problem = "no API key: pass --key KEY or set LIENTHONG_API_KEY (a key with the import scope)"
+    elif not path.is_file():
+        problem = f"{path}: no such file"
+    elif not args.url.startswith(("http://", "https://")):
+        problem = f"{args.url}: not an http(s) URL"
+    if problem:
+        print(f"lienthong import: {problem}", file=sys.stderr)
+        return 2
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=args.url, headers=headers, timeout=httpx.Timeout(300, connect=10)) as client:
+        return run_import(path, client, args.batch, sys.stdout, sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lienthong", description="Interconnected one-stop dossier processing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -221,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["export"])
     p.add_argument("--check", action="store_true", help="fail if the committed documents are out of date")
     p.set_defaults(func=_schemas)
+
+    p = sub.add_parser("import", help="import legacy dossiers with their history from an NDJSON file")
+    p.add_argument("file", help="one legacy dossier a line (format: services/intake/legacy.py)")
+    p.add_argument("--url", default="http://127.0.0.1:8001", help="intake's base URL")
+    p.add_argument("--key", default="", help="API key with the import scope (default: $LIENTHONG_API_KEY)")
+    p.add_argument("--batch", type=_batch_size, default=200, help="dossiers per request (1–500)")
+    p.set_defaults(func=_import)
 
     p = sub.add_parser("wait", help="wait until a URL answers 200")
     p.add_argument("url")

@@ -8,13 +8,17 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import Body as RequestBody
+from pydantic import AwareDatetime, BaseModel, PlainValidator
 from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from services.intake import actions
 from services.intake.access import may_read
-from services.intake.filing import Filing, accept, file_dossier
+from services.intake.filing import Filing, accept, already_filed, existing_code, file_dossier
+from services.intake.importer import import_dossiers
+from services.intake.legacy import EXAMPLE, MAX_IMPORT, ImportBatch, LegacyDossier, as_batch
 from services.intake.schemas import (
     AcceptIn,
     DossierCreate,
@@ -22,6 +26,7 @@ from services.intake.schemas import (
     DossierPage,
     DossierPublic,
     FinancialObligationIn,
+    ImportReport,
     ItemsIn,
     PaymentIn,
     ReasonIn,
@@ -62,7 +67,8 @@ def filing_of(request: Request) -> Filing:
     responses=ERRORS,
     summary="File a dossier",
     description="From a desk (`desk:<unit>` scope) the dossier is accepted at once: receipt and "
-    "appointment (the 15:00 rule applies). From a portal it is submitted and waits for a desk.",
+    "appointment (the 15:00 rule applies). From a portal it is submitted and waits for a desk. "
+    "An `external_id` this key already filed answers 409 with the dossier's code in `existing_code`.",
 )
 async def create_dossier(
     body: DossierCreate, request: Request, units: UnitsDep, principal: CurrentPrincipal, idem: Idempotency
@@ -73,7 +79,51 @@ async def create_dossier(
         dossier = await file_dossier(uow, filing, principal, body)
         return Outcome(201, public(dossier), {"Location": f"/v1/dossiers/{dossier.code}"})
 
-    return await idem.run(units, command)
+    try:
+        return await idem.run(units, command)
+    except IntegrityError:
+        # Two requests with the same external_id at once: the unique index let only the first through.
+        if body.external_id is None:
+            raise
+        async with units.sessions() as session:
+            code = await existing_code(session, body.external_id, principal.key_id)
+        if code is None:
+            raise
+        raise already_filed(body.external_id, code) from None
+
+
+ImportBody = Annotated[
+    list[Any],
+    PlainValidator(as_batch, json_schema_input_type=LegacyDossier | ImportBatch),
+    RequestBody(
+        openapi_examples={
+            "one": {"summary": "One legacy dossier", "value": EXAMPLE},
+            "batch": {"summary": f"Up to {MAX_IMPORT} legacy dossiers", "value": {"dossiers": [EXAMPLE]}},
+        }
+    ),
+]
+
+
+@router.post(
+    "/dossiers:import",
+    response_model=ImportReport,
+    responses={k: v for k, v in ERRORS.items() if k in (401, 403, 422, 429)},
+    summary="Import legacy dossiers with their history",
+    description="For keys with the `import` scope (or `admin`). Each dossier's history is replayed through "
+    "the same commands as this API, at the legacy times: statuses, appointments, timeline and events are "
+    "those a live dossier would have had. Each dossier is all or nothing and is answered on its own: "
+    "`imported` (with its new code), `already_imported` (its `external_id` exists, with that dossier's code) "
+    "or `rejected` (with field-level `errors`, paths such as `history.2.action`). "
+    "A history is a list of `{action, occurred_at, …the action's body fields}`, oldest first, starting with "
+    "`submit` or `accept`, times never going back nor in the future. The format is described in "
+    "`services/intake/legacy.py`; `lienthong import FILE.ndjson` sends NDJSON files of it in batches.",
+)
+async def import_legacy_dossiers(
+    body: ImportBody, request: Request, units: UnitsDep, principal: CurrentPrincipal
+) -> ImportReport:
+    if not principal.has("import"):
+        raise Problem(403, "Forbidden", "Importing dossiers needs a key with the import scope.")
+    return await import_dossiers(units, filing_of(request), principal, body)
 
 
 def _action_route(
@@ -165,7 +215,10 @@ def _cursor(dossier: Dossier) -> str:
 def _parse_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, code = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at), code
+        after = datetime.fromisoformat(at)
+        if after.utcoffset() is None:
+            raise ValueError("naive time in cursor")
+        return after, code
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(
             422,
@@ -187,8 +240,8 @@ async def list_dossiers(
     unit: Annotated[str | None, Query(max_length=40)] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=30)] = None,
-    received_from: Annotated[datetime | None, Query(alias="from")] = None,
-    received_to: Annotated[datetime | None, Query(alias="to")] = None,
+    received_from: Annotated[AwareDatetime | None, Query(alias="from", examples=["2026-11-01T00:00:00+07:00"])] = None,
+    received_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DossierPage:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from services.intake.access import accepts_at_once, may_submit
 from services.intake.appointment import appointment_for
 from services.intake.commands import (
@@ -68,11 +71,42 @@ def _field_error(field: str, reason: str) -> Problem:
     return Problem(422, "Invalid request", reason, errors=[{"source": "body", "field": field, "reason": reason}])
 
 
-async def file_dossier(uow: UnitOfWork, filing: Filing, principal: Principal, body: DossierCreate) -> Dossier:
-    """A desk's dossier is accepted at once (status 2); a portal's waits for a desk (status 1)."""
+async def existing_code(session: AsyncSession, external_id: str, submitted_by: str | None = None) -> str | None:
+    """The code of the dossier filed with ``external_id`` by that key (by any key when ``submitted_by`` is None)."""
+    query = select(Dossier.code).where(col(Dossier.external_id) == external_id)
+    if submitted_by is not None:
+        query = query.where(col(Dossier.submitted_by) == submitted_by)
+    return (await session.exec(query.order_by(col(Dossier.received_at)).limit(1))).first()
+
+
+def already_filed(external_id: str, code: str) -> Problem:
+    """409 for a second dossier with the same ``external_id``; ``existing_code`` names the first."""
+    return Problem(
+        409,
+        "Already filed",
+        f"A dossier with external_id {external_id!r} was already filed: {code}.",
+        errors=[{"source": "body", "field": "external_id", "reason": f"already filed as {code}"}],
+        existing_code=code,
+    )
+
+
+async def file_dossier(
+    uow: UnitOfWork, filing: Filing, principal: Principal, body: DossierCreate, accept_now: bool | None = None
+) -> Dossier:
+    """A desk's dossier is accepted at once (status 2); a portal's waits for a desk (status 1).
+
+    ``accept_now`` overrides that for an import: False leaves a desk's (or an import key's) dossier
+    submitted, as a legacy history starting with "submit" says; True requires a key that may accept.
+    """
     at = business_time(principal, body.occurred_at)
     if not may_submit(principal, body.receiving_unit_code):
         raise Problem(403, "Forbidden", f"This API key may not file dossiers at unit {body.receiving_unit_code}.")
+    desk = accepts_at_once(principal, body.receiving_unit_code)
+    accepting = desk if accept_now is None else accept_now
+    if accepting and not desk:
+        raise Problem(403, "Forbidden", f"This API key may not accept dossiers at unit {body.receiving_unit_code}.")
+    if body.external_id is not None and (code := await existing_code(uow.session, body.external_id, principal.key_id)):
+        raise already_filed(body.external_id, code)
     rules = filing.directory.procedure_rules(body.procedure_code, at)
     if rules is None:
         raise _field_error("procedure_code", f"no procedure {body.procedure_code!r} in the catalogue at that date")
@@ -118,7 +152,7 @@ async def file_dossier(uow: UnitOfWork, filing: Filing, principal: Principal, bo
     )
     uow.session.add(dossier)
     actor = Actor(principal)
-    if accepts_at_once(principal, body.receiving_unit_code):
+    if accepting:
         await _accept(uow, filing, dossier, actor, at)
     else:
         record(

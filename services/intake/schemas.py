@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
@@ -192,3 +193,32 @@ class DossierDetail(DossierPublic):
 class DossierPage(BaseModel):
     items: list[DossierPublic]
     next_cursor: str | None
+
+
+class ImportOutcome(StrEnum):
+    IMPORTED = "imported"
+    ALREADY_IMPORTED = "already_imported"
+    REJECTED = "rejected"
+
+
+class ImportResult(BaseModel):
+    """What became of one legacy dossier of an import request."""
+
+    index: int = Field(description="Position of the dossier in the request, from 0")
+    external_id: str | None
+    outcome: ImportOutcome
+    code: str | None = Field(default=None, description="The dossier's code: new, or the one imported before")
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="Why it was rejected, field by field (as in problem+json `errors`)"
+    )
+
+
+class ImportCounts(BaseModel):
+    imported: int = 0
+    already_imported: int = 0
+    rejected: int = 0
+
+
+class ImportReport(BaseModel):
+    results: list[ImportResult]
+    counts: ImportCounts

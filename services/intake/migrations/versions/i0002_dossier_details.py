@@ -40,7 +40,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_index("ix_dossier_status", ["status"])
         batch.create_index("ix_dossier_received_at", ["received_at"])
-        batch.create_index("ix_dossier_external", ["submitted_by", "external_id"], unique=True)
+        # external_id first: the import looks a dossier up by external_id alone.
+        batch.create_index("ix_dossier_external", ["external_id", "submitted_by"], unique=True)
     op.create_table(
         "dossier_timeline",
         sa.Column("id", BigId, primary_key=True),
