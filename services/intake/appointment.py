@@ -17,8 +17,9 @@ class Appointment:
 
 def appointment_for(calendar: WorkingCalendar, accepted_at: datetime, statutory: StatutoryTime) -> Appointment:
     """Acceptance after 15:00 starts the clock on the next working day. Working-day procedures add
-    working time; calendar-day ones add days and move off days off. Zero days means "within the day":
-    due when the clock-start day's last working period ends."""
+    working time; calendar-day ones add days to the clock's start (so the 15:00 rule applies to them
+    too) and move off days off. Zero days means "within the day": due when the clock-start day's last
+    working period ends."""
     start = calendar.clock_start(accepted_at)
     if statutory.amount == 0:
         closing = calendar.schedule.closing
@@ -27,5 +28,5 @@ def appointment_for(calendar: WorkingCalendar, accepted_at: datetime, statutory:
     elif statutory.unit is TimeUnit.WORKING_DAYS:
         due = calendar.add_working_days(start, statutory.amount)
     else:
-        due = calendar.add_calendar_days(accepted_at, round(statutory.amount))
+        due = calendar.add_calendar_days(start, round(statutory.amount))
     return Appointment(clock_starts_at=start, due_at=due)

@@ -46,6 +46,9 @@ async def processing_started(uow: UnitOfWork, event: Envelope, planned: RoutePla
     dossier = await _dossier(uow, event.dossier_code)
     if DossierStatus(dossier.status) is DossierStatus.ACCEPTED:
         change_status(dossier, None, Action.START_PROCESSING, event.occurred_at)
+    elif dossier.paused_from == DossierStatus.ACCEPTED.value:
+        # The desk paused the dossier before routing took it up: it resumes in progress.
+        dossier.paused_from = DossierStatus.IN_PROGRESS.value
     _timeline(uow, dossier, event, "routing", {"steps": len(planned.steps)})
 
 

@@ -130,11 +130,11 @@ def test_a_new_appointment_from_sla_is_what_the_desk_and_citizen_see(stack: DevS
     )
     publish(stack, "sla.clock.v1", "sla", code, "clock.appointment_changed", change)
 
-    moved = wait_until(
-        lambda: datetime.fromisoformat((d := dossier(stack, code))["appointment_at"]) != before and d,
-        30,
-        "the appointment to move",
-    )
+    def moved_appointment() -> dict[str, Any] | None:
+        d = dossier(stack, code)
+        return d if datetime.fromisoformat(d["appointment_at"]) != before else None
+
+    moved = wait_until(moved_appointment, 30, "the appointment to move")
     assert datetime.fromisoformat(moved["appointment_at"]) == after
     entry = moved["timeline"][-1]
     assert entry["type"] == "clock.appointment_changed" and entry["actor"] == "sla"
