@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -62,3 +63,10 @@ def check_transition(current: NotificationStatus, new: NotificationStatus) -> No
 def notification_id(event_id: uuid.UUID, channel: Channel, recipient: str) -> uuid.UUID:
     """Derived from what caused it, so a redelivered event maps onto the same notification."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"lienthong:notification:{event_id}:{channel.value}:{recipient}")
+
+
+def is_back_dated(occurred_at: datetime, recorded_at: datetime, max_age: timedelta) -> bool:
+    """An event recorded long after it happened (a legacy import, a back-dated correction) tells of the
+    past: the citizen is not messaged about it. An event delayed in transit keeps ``recorded_at`` close
+    to ``occurred_at`` and is still announced, however late it arrives."""
+    return recorded_at - occurred_at > max_age

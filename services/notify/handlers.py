@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from services.notify.domain import Channel, NotificationStatus, notification_id
+from services.notify.domain import Channel, NotificationStatus, is_back_dated, notification_id
 from services.notify.tables import Notification, NotificationEvent
 from services.notify.templates import Rendered, received_email, received_sms
 from shared.bus.handlers import Handlers
@@ -41,7 +42,10 @@ async def create_notification(
     uow.session.add(NotificationEvent(notification_id=nid, status=NotificationStatus.CREATED.value, at=now))
 
 
-def build_handlers(tracking_base_url: str) -> Handlers:
+log = logging.getLogger(__name__)
+
+
+def build_handlers(tracking_base_url: str, back_dated_after: timedelta = timedelta(hours=24)) -> Handlers:
     handlers = Handlers()
 
     def tracking_link(code: str) -> str:
@@ -49,6 +53,9 @@ def build_handlers(tracking_base_url: str) -> Handlers:
 
     @handlers.on("dossier.accepted")
     async def dossier_received(uow: UnitOfWork, event: Envelope, accepted: DossierAccepted) -> None:
+        if is_back_dated(event.occurred_at, event.recorded_at, back_dated_after):
+            log.info("dossier %s: acceptance of %s is back-dated; no message", event.dossier_code, event.occurred_at)
+            return
         link = tracking_link(event.dossier_code)
         applicant = accepted.applicant
         if applicant.email:

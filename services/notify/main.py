@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -56,7 +57,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             migrations=MIGRATIONS,
             routers=[router],
             consumes=[INTAKE_DOSSIER.name],
-            handlers=build_handlers(s.tracking_base_url),
+            handlers=build_handlers(s.tracking_base_url, timedelta(hours=s.back_dated_after_h)),
             workers=[send_notifications],
             teardown=close_providers,
         )

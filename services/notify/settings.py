@@ -23,3 +23,9 @@ class NotifySettings(ServiceSettings):
     provider_timeout_s: float = Field(default=10.0, gt=0, le=120)
     sender_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
     tracking_base_url: str = "http://127.0.0.1:8001/track"
+    back_dated_after_h: float = Field(
+        default=24,
+        gt=0,
+        description="Events recorded more than this many hours after they happened (legacy imports) "
+        "send the citizen nothing.",
+    )
