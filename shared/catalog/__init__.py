@@ -1,4 +1,5 @@
-"""The catalogue as data: units in each map of local government, and procedures. See docs/catalog.md."""
+"""The catalogue as data: units in each map of local government, procedures, and the routes of
+interconnected procedures. See docs/catalog.md."""
 
 from shared.catalog.catalog import Catalog
 from shared.catalog.errors import CatalogError, Problem
@@ -20,15 +21,19 @@ from shared.catalog.models import (
     UnitMap,
     Validity,
 )
+from shared.catalog.routes import Budget, BudgetUnit, ExternalSystem, Route, RouteFile, Step, UnitType
 
 __all__ = [
     "ENV_VAR",
     "SAMPLE_DIR",
     "SECTOR_LEVELS",
     "TERRITORIAL_LEVELS",
+    "Budget",
+    "BudgetUnit",
     "Catalog",
     "CatalogError",
     "Document",
+    "ExternalSystem",
     "Fee",
     "OnlineLevel",
     "PostalService",
@@ -36,11 +41,15 @@ __all__ = [
     "Procedure",
     "ProcedureKind",
     "ResultDelivery",
+    "Route",
+    "RouteFile",
     "StatutoryTime",
+    "Step",
     "TimeUnit",
     "Unit",
     "UnitLevel",
     "UnitMap",
+    "UnitType",
     "Validity",
     "default_catalog_dir",
     "load_catalog",

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from shared.catalog.models import SECTOR_LEVELS, TERRITORIAL_LEVELS, Procedure, Unit, UnitLevel, UnitMap, Validity
+from shared.catalog.routes import Route
 
 
 class Catalog:
@@ -19,12 +20,14 @@ class Catalog:
         units: Iterable[Unit],
         procedures: Iterable[Procedure],
         calendar_overrides: Path | None = None,
+        routes: Iterable[Route] = (),
     ) -> None:
         self.directory = directory
         self.maps: Mapping[UnitMap, Validity] = dict(maps)
         self.calendar_overrides = calendar_overrides
         self._units = {u.code: u for u in units}
         self._procedures = {p.code: p for p in procedures}
+        self._routes = {(r.procedure, r.map): r for r in routes}
         serving: defaultdict[tuple[UnitMap, UnitLevel, str], list[Unit]] = defaultdict(list)
         for unit in self._units.values():
             if unit.level in SECTOR_LEVELS:
@@ -41,6 +44,13 @@ class Catalog:
 
     def procedures(self, at: date | None = None) -> list[Procedure]:
         return [p for p in self._procedures.values() if at is None or p.holds_on(at)]
+
+    def route(self, procedure_code: str, map: UnitMap) -> Route | None:
+        """The route of an interconnected procedure in a map (routes/*.yaml); None if it has none."""
+        return self._routes.get((procedure_code, map))
+
+    def routes(self) -> list[Route]:
+        return list(self._routes.values())
 
     def unit(self, code: str) -> Unit:
         try:

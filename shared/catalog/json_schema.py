@@ -1,6 +1,6 @@
-"""JSON Schema of the catalogue's documents, generated from the records in shared/catalog/models.py.
+"""JSON Schema of the catalogue's documents, generated from the records in shared/catalog/models.py and routes.py.
 
-One schema per kind of file: ``catalog.yaml``, a units file and a procedures file. The schemas say
+One schema per kind of file: ``catalog.yaml``, a units file, a procedures file and a route file. The schemas say
 what each record may hold; the validators that compare fields of one record and the checks across
 records (shared/catalog/checks.py) are not expressed in them. See docs/catalog.md.
 
@@ -20,14 +20,19 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.catalog.models import Manifest, Procedure, Unit
+from shared.catalog.routes import RouteFile
 
+_ROUTE_FILE = "routes/*.yaml: one interconnected procedure's route in each map it is received in."
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "catalog.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMMAND = "python -m shared.catalog.json_schema"
 
 
-def _record_file(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
+def _record_file(model: type[BaseModel], description: str | None = None) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    if description is not None:
+        schema["description"] = description
+    return schema
 
 
 def _list_file(model: type[BaseModel], what: str, files: str) -> dict[str, Any]:
@@ -50,6 +55,7 @@ def catalog_json_schemas() -> dict[str, dict[str, Any]]:
         "catalog": _record_file(Manifest),
         "units": _list_file(Unit, "units", "units.yaml or units/*.yaml"),
         "procedures": _list_file(Procedure, "procedures", "procedures.yaml or procedures/*.yaml"),
+        "routes": _record_file(RouteFile, _ROUTE_FILE),
     }
     return {
         kind: {"$schema": DIALECT, "$id": f"urn:lienthong:catalog:{kind}", **schema} for kind, schema in schemas.items()
@@ -60,7 +66,7 @@ def schema_document() -> dict[str, Any]:
     """The content of docs/catalog.schema.json."""
     return {
         "$comment": (
-            f"Generated from shared/catalog/models.py by `{COMMAND}`; do not edit. "
+            f"Generated from shared/catalog/models.py and routes.py by `{COMMAND}`; do not edit. "
             "One JSON Schema per kind of catalogue file; see docs/catalog.md."
         ),
         **catalog_json_schemas(),
@@ -87,7 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         if not is_current(args.output):
-            print(f"{args.output} is out of date with shared/catalog/models.py (run: {COMMAND})", file=sys.stderr)
+            print(
+                f"{args.output} is out of date with shared/catalog/models.py and routes.py (run: {COMMAND})",
+                file=sys.stderr,
+            )
             return 1
         print(f"{args.output} is up to date")
         return 0

@@ -5,7 +5,7 @@ Layout (see docs/catalog.md)::
     catalog.yaml              version, the maps of local government and their dates, calendar overrides
     units.yaml | units/       units (a list per file)
     procedures.yaml | procedures/
-    routes/                   reserved for per-procedure routes
+    routes/*.yaml             optional: one file per interconnected procedure, its route in each map
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from shared.catalog.checks import (
 )
 from shared.catalog.errors import CatalogError, Problem
 from shared.catalog.models import Manifest, Procedure, Unit
+from shared.catalog.route_checks import route_problems
+from shared.catalog.routes import RouteFile, routes_of
 from shared.catalog.schema import Entry, M, validate_list, validate_one
 from shared.catalog.yaml_lines import YamlDocument, load_yaml
 
@@ -32,6 +34,7 @@ ENV_VAR = "LIENTHONG_CATALOG_DIR"
 SAMPLE_DIR = Path(__file__).parent / "sample"
 MANIFEST = "catalog.yaml"
 COLLECTIONS = ("units", "procedures")
+ROUTES = "routes"
 
 
 def default_catalog_dir() -> Path:
@@ -48,6 +51,7 @@ def load_catalog(directory: Path) -> Catalog:
     docs = {
         name: [d for path in _files(directory, name, problems) if (d := _read(path, problems))] for name in COLLECTIONS
     }
+    route_docs = [d for path in _route_files(directory, problems) if (d := _read(path, problems))]
     if manifest_doc is None or problems:
         raise CatalogError(problems)
 
@@ -55,6 +59,7 @@ def load_catalog(directory: Path) -> Catalog:
     problems += found
     units = _validate_all(Unit, docs["units"], "units", problems)
     procedures = _validate_all(Procedure, docs["procedures"], "procedures", problems)
+    routes = _validate_routes(route_docs, problems)
     if manifest is None or problems:
         raise CatalogError(problems)
 
@@ -70,8 +75,11 @@ def load_catalog(directory: Path) -> Catalog:
         units=[e.record for e in units],
         procedures=[e.record for e in procedures],
         calendar_overrides=calendar,
+        routes=[r for e in routes for r in routes_of(e.record)],
     )
     problems += sector_coverage(catalog, units) + procedure_references(manifest.record, procedures, catalog)
+    _stop_if(problems)
+    problems += route_problems(manifest.record, routes, procedures, catalog)
     _stop_if(problems)
     return catalog
 
@@ -82,6 +90,23 @@ def _validate_all(model: type[M], docs: list[YamlDocument], what: str, problems:
         found, wrong = validate_list(model, doc, what)
         entries += found
         problems += wrong
+    return entries
+
+
+def _validate_routes(docs: list[YamlDocument], problems: list[Problem]) -> list[Entry[RouteFile]]:
+    """Each route file holds one mapping; an empty file holds no route."""
+    entries: list[Entry[RouteFile]] = []
+    for doc in docs:
+        if doc.data is None:
+            continue
+        if not isinstance(doc.data, dict):
+            problems.append(
+                doc.problem((), "expected a mapping of procedure, version and routes at the top of the file")
+            )
+            continue
+        entry, found = validate_one(RouteFile, doc, doc.data)
+        problems += found
+        entries += [entry] if entry is not None else []
     return entries
 
 
@@ -115,6 +140,15 @@ def _files(directory: Path, name: str, problems: list[Problem]) -> list[Path]:
     if not files:
         problems.append(Problem(single, None, f"missing: put the {name} in {name}.yaml or {name}/*.yaml"))
     return files
+
+
+def _route_files(directory: Path, problems: list[Problem]) -> list[Path]:
+    """The files of routes/, in name order; none when the directory is absent."""
+    folder = directory / ROUTES
+    if not folder.is_dir():
+        return []
+    problems += [Problem(p, None, "use the .yaml extension") for p in sorted(folder.glob("*.yml"))]
+    return sorted(folder.glob("*.yaml"))
 
 
 def _calendar_overrides(directory: Path, manifest: Entry[Manifest], problems: list[Problem]) -> Path | None:

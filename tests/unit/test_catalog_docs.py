@@ -1,5 +1,5 @@
 """The catalogue's documentation: docs/catalog.schema.json matches the models, docs/catalog.md names
-every field and value, and the sample catalogue passes the exported JSON Schema."""
+every field and value, and the sample catalogue (route files included) passes the exported JSON Schema."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel
 
-from shared.catalog import SAMPLE_DIR, Procedure, Unit, load_catalog
+from shared.catalog import SAMPLE_DIR, Procedure, RouteFile, Unit, load_catalog
 from shared.catalog.json_schema import COMMAND, DOCS_PATH, catalog_json_schemas, main, render
 from shared.catalog.models import Manifest
 
@@ -92,6 +92,7 @@ def _sample_files() -> list[tuple[str, Path]]:
         single = SAMPLE_DIR / f"{kind}.yaml"
         files += [(kind, single)] if single.is_file() else []
         files += [(kind, path) for path in sorted((SAMPLE_DIR / kind).glob("*.yaml"))]
+    files += [("routes", path) for path in sorted((SAMPLE_DIR / "routes").glob("*.yaml"))]
     return files
 
 
@@ -117,7 +118,7 @@ def test_check_flag_reports_drift(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_schemas_are_valid_json_schema() -> None:
     schemas = catalog_json_schemas()
-    assert set(schemas) == {"catalog", "units", "procedures"}
+    assert set(schemas) == {"catalog", "units", "procedures", "routes"}
     for schema in schemas.values():
         Draft202012Validator.check_schema(schema)
 
@@ -125,13 +126,13 @@ def test_schemas_are_valid_json_schema() -> None:
 # (b) the prose names every field and value ----------------------------------------------------
 
 
-@pytest.mark.parametrize("model", [Manifest, Unit, Procedure], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", [Manifest, Unit, Procedure, RouteFile], ids=lambda m: m.__name__)
 def test_doc_names_every_field(model: type[BaseModel]) -> None:
     missing = _field_names(model) - _in_code(DOC.read_text(encoding="utf-8"))
     assert not missing, f"docs/catalog.md does not name these {model.__name__} fields (as `code`): {sorted(missing)}"
 
 
-@pytest.mark.parametrize("model", [Manifest, Unit, Procedure], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", [Manifest, Unit, Procedure, RouteFile], ids=lambda m: m.__name__)
 def test_doc_names_every_allowed_value(model: type[BaseModel]) -> None:
     missing = _enum_values(model) - _in_code(DOC.read_text(encoding="utf-8"))
     assert not missing, f"docs/catalog.md does not name these values of {model.__name__}: {sorted(missing)}"
@@ -142,11 +143,33 @@ def test_field_walk_reaches_nested_records() -> None:
     assert {"amount", "unit", "submit", "return", "copies", "original_required", "amount_vnd", "valid_to"} <= names
     assert {"working_days", "interconnected", "police", "two_level"} <= _enum_values(Procedure)
     assert "same_day" in _in_code(DOC.read_text(encoding="utf-8"))  # a Literal, not an enum: named by hand
+    route_fields = _field_names(RouteFile)
+    assert {
+        "procedure",
+        "version",
+        "routes",
+        "key",
+        "budget",
+        "counts",
+        "external",
+        "district_department",
+    } <= route_fields
+    assert {"receiving", "working_hours", "land_registry", "residence"} <= _enum_values(RouteFile)
 
 
 def test_doc_covers_layout_and_setting() -> None:
     text = DOC.read_text(encoding="utf-8")
-    for word in ("LIENTHONG_CATALOG_DIR", "catalog.yaml", "units/", "procedures/", "catalog.schema.json", COMMAND):
+    for word in (
+        "LIENTHONG_CATALOG_DIR",
+        "catalog.yaml",
+        "units/",
+        "procedures/",
+        "routes/",
+        "catalog.schema.json",
+        COMMAND,
+        "services/routing/planning.py",
+        "plan_route",
+    ):
         assert word in text
 
 
@@ -160,7 +183,9 @@ def test_sample_validates_against_exported_schema(kind: str, path: Path) -> None
 
 def test_sample_loads() -> None:
     # The schema is weaker than the loader (no cross-field or cross-file rules): the sample must pass both.
-    assert load_catalog(SAMPLE_DIR).procedures()
+    catalog = load_catalog(SAMPLE_DIR)
+    assert catalog.procedures() and catalog.routes()
+    assert any(kind == "routes" for kind, _ in _sample_files())
 
 
 def _first_procedure() -> dict[str, Any]:
@@ -187,6 +212,37 @@ def test_schema_rejects_broken_procedures(change: dict[str, Any], expected: str)
     assert any(expected in e for e in errors), errors
 
 
+def _land_change_route() -> dict[str, Any]:
+    route: dict[str, Any] = yaml.safe_load((SAMPLE_DIR / "routes" / "land-change.yaml").read_text(encoding="utf-8"))
+    return route
+
+
+def _with_first_step(change: dict[str, Any]) -> dict[str, Any]:
+    route = _land_change_route()
+    steps = route["routes"]["three_level"]
+    return {**route, "routes": {"three_level": [{**steps[0], **change}, *steps[1:]]}}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        pytest.param({**_land_change_route(), "version": 2025.1}, "is not of type 'string'", id="version-number"),
+        pytest.param({**_land_change_route(), "routes": {"one_level": []}}, "'one_level' is not one of", id="map"),
+        pytest.param({**_land_change_route(), "routes": {}}, "should be non-empty", id="no-route"),
+        pytest.param(_with_first_step({"unit": "land_ofice"}), "is not valid under any", id="unit-type"),
+        pytest.param(_with_first_step({"unit": {"department": "H56.SYT"}}), "is not valid under any", id="unit-form"),
+        pytest.param(_with_first_step({"key": "Intake"}), "does not match", id="key"),
+        pytest.param(_with_first_step({"external": "vilis"}), "is not valid under any", id="external"),
+        pytest.param(_with_first_step({"budget": {"amount": 1, "unit": "days"}}), "is not valid under any", id="unit"),
+        pytest.param(_with_first_step({"tên": "Tiếp nhận"}), "Additional properties", id="unknown-key"),
+    ],
+)
+def test_schema_rejects_broken_route_files(document: dict[str, Any], expected: str) -> None:
+    assert _errors("routes", _land_change_route()) == []
+    errors = _errors("routes", document)
+    assert any(expected in e for e in errors), errors
+
+
 def test_schema_rejects_a_unit_without_maps() -> None:
     errors = _errors("units", [{"code": "H56.101", "name": "Phường Sơn Hà", "level": "commune", "parent": "H56"}])
     assert any("'maps' is a required property" in e for e in errors), errors
@@ -208,5 +264,7 @@ def test_doc_says_what_the_loader_does_where_it_once_did_not() -> None:
         "does not demand that every commune be served",
         "currently loads with no parent",
         "statutory: Input should be",
+        "reserved for per-procedure routes",
+        "not read yet",
     ):
         assert stale not in text, stale
