@@ -60,6 +60,15 @@ class CatalogDirectory:
             return None
         return unit.name if unit.holds_on(self._day(at)) else None
 
+    def communes_of(self, unit_code: str, at: datetime) -> frozenset[str]:
+        """The communes in a unit's area in the map of that day: a commune itself, those under a district
+        or a province, those a sector unit serves."""
+        try:
+            unit_map = self.catalog.unit_map_at(self._day(at))
+            return self.catalog.communes_served(unit_code, unit_map)
+        except (KeyError, LookupError):
+            return frozenset()
+
     def receives(self, procedure_code: str, unit_code: str, at: datetime) -> bool:
         """Whether the unit receives this procedure on that day: it holds that day, belongs to the map in
         force that day, and that map's ``received_at`` lists its level. On a day no map holds, no unit

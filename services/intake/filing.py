@@ -59,6 +59,7 @@ class Directory(Protocol):
     def procedure_rules(self, code: str, at: datetime) -> ProcedureRules | None: ...
     def unit_name(self, code: str, at: datetime) -> str | None: ...
     def receives(self, procedure_code: str, unit_code: str, at: datetime) -> bool: ...
+    def communes_of(self, unit_code: str, at: datetime) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,26 @@ def already_filed(external_id: str, code: str) -> Problem:
         errors=[{"source": "body", "field": "external_id", "reason": f"already filed as {code}"}],
         existing_code=code,
     )
+
+
+def commune_of(directory: Directory, body: DossierCreate, interconnected: bool, at: datetime) -> str | None:
+    """The commune the dossier concerns. An interconnected route depends on it (which land office, which
+    district), so a desk above the communes must name it; a commune's desk is its own commune."""
+    area = directory.communes_of(body.receiving_unit_code, at)
+    if body.commune_code is not None:
+        if body.commune_code not in area:
+            raise _field_error(
+                "commune_code", f"{body.commune_code} is not a commune in the area of {body.receiving_unit_code}"
+            )
+        return body.commune_code
+    if len(area) == 1:
+        return next(iter(area))
+    if interconnected:
+        raise _field_error(
+            "commune_code",
+            "required: the commune the dossier concerns (where the land lies, where the applicant resides)",
+        )
+    return None
 
 
 async def file_dossier(
@@ -124,6 +145,7 @@ async def file_dossier(
             "result_delivery",
             f"this procedure does not return results {body.result_delivery.value}; allowed: {allowed}",
         )
+    commune = commune_of(filing.directory, body, rules.interconnected, at)
     applicant = body.applicant
     statutory = rules.statutory_time
     dossier = Dossier(
@@ -143,6 +165,7 @@ async def file_dossier(
         documents=json.dumps([d.model_dump() for d in body.documents], ensure_ascii=False),
         result_delivery=body.result_delivery.value,
         external_id=body.external_id,
+        commune_code=commune,
         submitted_by=principal.key_id,
         received_at=at,
         statutory_amount=statutory.amount,
@@ -210,6 +233,7 @@ async def _accept(
             statutory=statutory,
             result_delivery=ResultDelivery(dossier.result_delivery),
             interconnected=dossier.interconnected,
+            commune_code=dossier.commune_code,
         ),
         at,
     )

@@ -6,7 +6,9 @@ import json
 import logging
 from typing import Any
 
-from services.intake.commands import change_status
+from pydantic import BaseModel
+
+from services.intake.commands import change_status, record
 from services.intake.domain import DossierStatus
 from services.intake.lifecycle import Action, IllegalTransition, transition
 from services.intake.tables import Dossier, TimelineEntry
@@ -14,7 +16,14 @@ from shared.bus.handlers import Handlers, PermanentError
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events import Envelope
 from shared.events.clock import AppointmentChanged
-from shared.events.step import DossierResolved, RoutePlanned, StepAssigned
+from shared.events.dossier import FinancialObligationSet, SupplementRequested
+from shared.events.step import (
+    DossierResolved,
+    RoutePlanned,
+    StepAssigned,
+    StepFinancialObligationSet,
+    StepSupplementRequested,
+)
 
 handlers = Handlers()
 log = logging.getLogger(__name__)
@@ -95,3 +104,32 @@ async def appointment_moved(uow: UnitOfWork, event: Envelope, changed: Appointme
     if changed.reason:
         detail["reason"] = changed.reason
     _timeline(uow, dossier, event, "sla", detail)
+
+
+async def _pause_for(uow: UnitOfWork, event: Envelope, action: Action, type_: str, payload: BaseModel) -> None:
+    """A processing unit asked the citizen for something: the dossier pauses as if the desk had asked, and
+    the same dossier event tells sla (clock) and notify (citizen). A dossier already paused or closed keeps
+    its status; the request is kept on the timeline."""
+    dossier = await _dossier(uow, event.dossier_code)
+    try:
+        transition(DossierStatus(dossier.status), action, None)
+    except IllegalTransition as exc:
+        log.warning("dossier %s: %s from routing not applied: %s", dossier.code, type_, exc)
+        _timeline(uow, dossier, event, "routing", {"ignored": str(exc)})
+        return
+    change_status(dossier, None, action, event.occurred_at)
+    record(uow, dossier, None, type_, payload, event.occurred_at)
+
+
+@handlers.on("step.supplement_requested")
+async def unit_requests_supplement(uow: UnitOfWork, event: Envelope, asked: StepSupplementRequested) -> None:
+    payload = SupplementRequested(items=asked.items, reason=asked.reason, requested_by_unit_code=asked.unit_code)
+    await _pause_for(uow, event, Action.REQUEST_SUPPLEMENT, "dossier.supplement_requested", payload)
+
+
+@handlers.on("step.financial_obligation_set")
+async def unit_sets_financial_obligation(uow: UnitOfWork, event: Envelope, notice: StepFinancialObligationSet) -> None:
+    payload = FinancialObligationSet(
+        items=notice.items, amount_vnd=notice.amount_vnd, reason=notice.reason, requested_by_unit_code=notice.unit_code
+    )
+    await _pause_for(uow, event, Action.SET_FINANCIAL_OBLIGATION, "dossier.financial_obligation_set", payload)

@@ -106,6 +106,13 @@ class DossierCreate(BackDated):
     proxy: ProxyIn | None = None
     documents: list[DocumentIn] = Field(default_factory=list, max_length=100)
     result_delivery: ResultDelivery = ResultDelivery.DESK
+    commune_code: UnitCode | None = Field(
+        default=None,
+        description="The commune the dossier concerns (where the land lies, where the applicant resides). "
+        "Required for an interconnected procedure received by a unit above the commune, whose route "
+        "depends on the commune; a commune's own desk may leave it out.",
+        examples=["H56.101"],
+    )
     external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
 
 
@@ -177,6 +184,7 @@ class DossierPublic(BaseModel):
     appointment_at: datetime | None
     original_appointment_at: datetime | None
     external_id: str | None
+    commune_code: str | None = None
     allowed_actions: list[str]
     links: dict[str, str]
 

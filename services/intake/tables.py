@@ -36,6 +36,7 @@ class Dossier(SQLModel, table=True):
     documents: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     result_delivery: str = Field(default="desk", sa_column=Column(String(20), nullable=False))
     external_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    commune_code: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     submitted_by: str = Field(default="", sa_column=Column(String(32), nullable=False))
     received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False, index=True))
     accepted_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))

@@ -55,6 +55,7 @@ def public(dossier: Dossier) -> DossierPublic:
         appointment_at=local(dossier.appointment_at),
         original_appointment_at=local(dossier.original_appointment_at),
         external_id=dossier.external_id,
+        commune_code=dossier.commune_code,
         allowed_actions=actions,
         links=links,
     )

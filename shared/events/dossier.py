@@ -77,6 +77,11 @@ class DossierAccepted(BaseModel):
     statutory: StatutoryTime | None = None
     result_delivery: ResultDelivery = ResultDelivery.DESK
     interconnected: bool = False
+    commune_code: str | None = Field(
+        default=None,
+        description="The commune the dossier concerns (where the land lies, where the applicant resides); "
+        "routing resolves the units of an interconnected route from it.",
+    )
 
 
 class DossierRefused(BaseModel):
@@ -93,6 +98,9 @@ class SupplementRequested(BaseModel):
     items: list[str]
     reason: str
     before_acceptance: bool = False
+    requested_by_unit_code: str | None = Field(
+        default=None, description="The processing unit that asked for it through routing; none when the desk did."
+    )
 
 
 class DossierSupplemented(BaseModel):
@@ -109,6 +117,9 @@ class FinancialObligationSet(BaseModel):
     items: list[str]
     amount_vnd: int | None = Field(default=None, ge=0)
     reason: str = ""
+    requested_by_unit_code: str | None = Field(
+        default=None, description="The unit (e.g. tax) that issued the notice through routing; none when the desk did."
+    )
 
 
 class DossierPaid(BaseModel):

@@ -46,13 +46,19 @@ APPLICANT = {
 }
 
 
+# Units above the communes must say which commune an interconnected dossier concerns.
+COMMUNE_FOR = {"H56.VPDK.01": "H56.101", "H56.TTPVHCC": "H56.102"}
+
+
 def body(procedure: str = LAND, unit: str = "H56.101", **extra: Any) -> dict[str, Any]:
+    commune = {"commune_code": COMMUNE_FOR[unit]} if unit in COMMUNE_FOR else {}
     return {
         "procedure_code": procedure,
         "receiving_unit_code": unit,
         "channel": "in_person",
         "applicant": APPLICANT,
         "documents": [{"name": "Đơn đăng ký biến động (Mẫu số 11/ĐK)", "copies": 1}],
+        **commune,
         **extra,
     }
 
@@ -239,9 +245,13 @@ def test_listing_filters_and_walks_every_page_once(stack: DevStack) -> None:
     # Four dossiers received at the very same instant: the cursor must break the tie by code.
     same_instant = datetime(2026, 11, 2, 9, 0, tzinfo=VN).isoformat()
     backdated = [
-        file(stack, unit=unit, procedure=p, occurred_at=same_instant)["code"] for p in (LAND, LAND_FIRST, LAND, LAND)
+        file(stack, unit=unit, procedure=p, occurred_at=same_instant, commune_code="H56.102")["code"]
+        for p in (LAND, LAND_FIRST, LAND, LAND)
     ]
-    online = [file(stack, portal, unit=unit, procedure=p, channel="online")["code"] for p in (LAND, LAND_FIRST, LAND)]
+    online = [
+        file(stack, portal, unit=unit, procedure=p, channel="online", commune_code="H56.103")["code"]
+        for p in (LAND, LAND_FIRST, LAND)
+    ]
     act(stack, stack.admin_key, online[2], "refuse", {"reason": "Không thuộc thẩm quyền"})
     everything = sorted(backdated) + online  # oldest first, ties by code
 
@@ -354,6 +364,10 @@ BAD = [
     pytest.param(body(applicant={**APPLICANT, "email": "bich.tran@"}), "applicant.email", id="email"),
     pytest.param(body(proxy={"full_name": "Trần Văn Cường", "phone": "0123"}), "proxy.phone", id="proxy-phone"),
     pytest.param(body(occurred_at="2099-01-01T08:00:00+07:00"), "occurred_at", id="future-occurred-at"),
+    pytest.param(
+        body(unit="H56.TTPVHCC", commune_code=None), "commune_code", id="interconnected-above-communes-without-commune"
+    ),
+    pytest.param(body(unit="H56.101", commune_code="H56.102"), "commune_code", id="commune-outside-the-area"),
 ]
 
 
