@@ -1,16 +1,18 @@
-"""Routing's rules. No I/O here."""
+"""Routing's time rules: step ids, deadlines, pauses and timeliness. No I/O here.
+
+Working time comes from the calendar (pure computation); statuses and transitions are in lifecycle.py.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import datetime, time
 
+from shared.calendar import WorkingCalendar
+from shared.events.step import StepResult
 
-class StepStatus(StrEnum):
-    ASSIGNED = "assigned"
-    ACCEPTED = "accepted"
-    COMPLETED = "completed"
+RESULT_LABELS_VI = {StepResult.EARLY: "trước hạn", StepResult.ON_TIME: "đúng hạn", StepResult.LATE: "quá hạn"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,83 @@ def step_id_for(dossier_code: str, seq: int) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"lienthong:step:{dossier_code}:{seq}")
 
 
+def handover_id_for(step_id: uuid.UUID | str, attempt: int) -> uuid.UUID:
+    """One handover (a row of the process control slip) per assignment of a step."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"lienthong:handover:{step_id}:{attempt}")
+
+
 def plan_one_stop(dossier_code: str, receiving_unit_code: str) -> list[PlannedStep]:
     """A one-stop dossier is decided by the receiving unit itself: a single step."""
     return [PlannedStep(step_id_for(dossier_code, 1), 1, receiving_unit_code)]
+
+
+def first_handover_at(calendar: WorkingCalendar, accepted_at: datetime) -> datetime:
+    """A dossier accepted after 15:00 is forwarded at the next working day's start."""
+    return calendar.clock_start(accepted_at)
+
+
+def step_deadline(
+    calendar: WorkingCalendar, assigned_at: datetime, budget_minutes: int, counts: bool
+) -> datetime | None:
+    """A counting step is due its budget of working minutes after its handover; others have no deadline.
+    A counting step with no budget (a same-day procedure) is due when its working day closes."""
+    if not counts:
+        return None
+    if budget_minutes == 0:
+        day = calendar.next_working_instant(assigned_at).astimezone(calendar.tz).date()
+        closing = calendar.schedule.closing
+        return datetime.combine(day, time(closing // 60, closing % 60), tzinfo=calendar.tz)
+    return calendar.add_working_minutes(assigned_at, budget_minutes)
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def timeliness(finished_at: datetime, deadline_at: datetime) -> StepResult:
+    """Early, on time or late, compared by minute: finishing within the deadline's minute is on time."""
+    finished, deadline = _minute(finished_at), _minute(deadline_at)
+    if finished < deadline:
+        return StepResult.EARLY
+    return StepResult.ON_TIME if finished == deadline else StepResult.LATE
+
+
+def is_overdue(at: datetime, deadline_at: datetime | None) -> bool:
+    """Whether a step still running at ``at`` is past its deadline (by minute)."""
+    return deadline_at is not None and timeliness(at, deadline_at) is StepResult.LATE
+
+
+@dataclass(frozen=True)
+class Resumption:
+    paused_minutes: int
+    deadline_at: datetime | None
+
+
+def resume(
+    calendar: WorkingCalendar, paused_at: datetime, resumed_at: datetime, deadline_at: datetime | None
+) -> Resumption:
+    """Time waiting for the citizen is not the unit's: the deadline moves out by the paused working time."""
+    paused = max(0, calendar.working_minutes_between(paused_at, resumed_at))
+    if deadline_at is None or paused == 0:
+        return Resumption(paused, deadline_at)
+    return Resumption(paused, calendar.add_working_minutes(deadline_at, paused))
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    minutes: int
+    overdue: bool
+
+    @property
+    def hours(self) -> float:
+        return round(self.minutes / 60, 2)
+
+
+def time_left(
+    calendar: WorkingCalendar, now: datetime, deadline_at: datetime | None, paused_at: datetime | None = None
+) -> TimeLeft | None:
+    """Working minutes until the deadline, negative when overdue; frozen while the step is paused."""
+    if deadline_at is None:
+        return None
+    at = _minute(paused_at or now)
+    return TimeLeft(calendar.working_minutes_between(at, deadline_at), is_overdue(at, deadline_at))

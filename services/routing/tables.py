@@ -1,23 +1,112 @@
-"""Tables routing owns."""
+"""Tables routing owns.
+
+- ``route``: one per dossier, the procedure, map and route version pinned at planning.
+- ``step``: one per step of the route, with its current state (the aggregate agencies act on; a version
+  column makes two concurrent actions on one step fail the second: StaleDataError → 409).
+- ``handover``: one per assignment of a step (a step sent back to gets a new one): the rows of the
+  process control slip, kept as history and never overwritten by a later attempt.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import Column, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.db_types import UtcDateTime
 
+_route_row_version = Column("version", Integer, nullable=False)
+_step_row_version = Column("version", Integer, nullable=False)
+
+
+class Route(SQLModel, table=True):
+    __tablename__ = "route"
+    __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": _route_row_version}
+
+    dossier_code: str = Field(sa_column=Column(String(64), primary_key=True))
+    procedure_code: str = Field(sa_column=Column(String(64), nullable=False))
+    procedure_name: str = Field(default="", sa_column=Column(String(500), nullable=False))
+    receiving_unit_code: str = Field(sa_column=Column(String(40), nullable=False))
+    unit_map: str = Field(sa_column=Column("map", String(20), nullable=False))
+    route_version: str = Field(sa_column=Column(String(40), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    planned_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    outcome: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    close_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    version: int = Field(default=1, sa_column=_route_row_version)
+
 
 class Step(SQLModel, table=True):
     __tablename__ = "step"
-    __table_args__ = (UniqueConstraint("dossier_code", "seq", name="uq_step_dossier_seq"),)
+    __table_args__ = (
+        UniqueConstraint("dossier_code", "seq", name="uq_step_dossier_seq"),
+        Index("ix_step_inbox", "unit_code", "status", "assigned_at", "id"),
+    )
+    __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": _step_row_version}
 
     id: str = Field(sa_column=Column(String(36), primary_key=True))
     dossier_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     seq: int = Field(sa_column=Column(Integer, nullable=False))
+    key: str = Field(default="", sa_column=Column(String(60), nullable=False))
+    name: str = Field(default="", sa_column=Column(String(300), nullable=False))
     unit_code: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    unit_level: str = Field(default="", sa_column=Column(String(30), nullable=False))
+    budget_minutes: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    counts: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    external: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     status: str = Field(sa_column=Column(String(20), nullable=False))
+    attempt: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     assigned_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    accepted_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    deadline_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    paused_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    paused_from: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    pause_kind: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    overdue_when_paused: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    outcome: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Business time of the last action (actions never go back before it), and when it was recorded.
+    changed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    version: int = Field(default=1, sa_column=_step_row_version)
+
+
+class Handover(SQLModel, table=True):
+    """A row of the process control slip (Phiếu kiểm soát quá trình giải quyết hồ sơ)."""
+
+    __tablename__ = "handover"
+    __table_args__ = (
+        UniqueConstraint("dossier_code", "n", name="uq_handover_dossier_n"),
+        UniqueConstraint("step_id", "attempt", name="uq_handover_step_attempt"),
+    )
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    dossier_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    n: int = Field(sa_column=Column(Integer, nullable=False))  # row number on the dossier's slip
+    step_id: str = Field(sa_column=Column(String(36), nullable=False))
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    attempt: int = Field(sa_column=Column(Integer, nullable=False))
+    step_key: str = Field(default="", sa_column=Column(String(60), nullable=False))
+    step_name: str = Field(default="", sa_column=Column(String(300), nullable=False))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    from_unit_code: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    from_unit_level: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    to_unit_code: str = Field(sa_column=Column(String(40), nullable=False))
+    to_unit_level: str = Field(default="", sa_column=Column(String(30), nullable=False))
+    handed_over_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    accepted_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    deadline_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    ended: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    outcome: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    result: str | None = Field(default=None, sa_column=Column(String(10), nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    paused_minutes: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    failure_reported_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    failure_reported_by: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    failure_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

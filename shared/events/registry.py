@@ -51,6 +51,27 @@ EVENT_TYPES: dict[str, EventType] = {
             ROUTING_STEP,
             ("route.planned", step.RoutePlanned, "The dossier's route was planned from the catalogue."),
             ("step.assigned", step.StepAssigned, "A step was handed over to the unit responsible for it."),
+            ("step.accepted", step.StepAccepted, "The unit acknowledged receipt of its step."),
+            ("step.completed", step.StepCompleted, "The unit finished its step: outcome, and early, on time or late."),
+            ("step.sent_back", step.StepSentBack, "The unit sent the dossier back to an earlier step."),
+            (
+                "step.supplement_requested",
+                step.StepSupplementRequested,
+                "The unit asked the citizen for a supplement; the step pauses.",
+            ),
+            (
+                "step.financial_obligation_set",
+                step.StepFinancialObligationSet,
+                "The unit set a financial obligation (tax notice, fees); the step pauses.",
+            ),
+            ("step.resumed", step.StepResumed, "The citizen supplied or paid; the step runs again."),
+            ("handover.failed", step.HandoverFailed, "The receiving unit reported a handover broken or late."),
+            (
+                "handover.unacknowledged",
+                step.HandoverUnacknowledged,
+                "An external system has not acknowledged a handover in time.",
+            ),
+            ("handover.acknowledged", step.HandoverAcknowledged, "An external system acknowledged a handover."),
             ("dossier.resolved", step.DossierResolved, "The last step finished; the result is ready (status 9)."),
         ),
         *_types(

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         return problem_response(request, exc.status_code, title, detail, headers=getattr(exc, "headers", None))
 
+    async def on_stale(request: Request, exc: Exception) -> JSONResponse:
+        # Optimistic concurrency: another request changed the same record (its version) first.
+        return problem_response(
+            request,
+            409,
+            "Changed concurrently",
+            "Another request changed this record at the same time; read it again before retrying.",
+        )
+
     async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(request, 500, "Internal error", "The error was logged; please retry later.")
@@ -120,4 +130,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(StaleDataError, on_stale)
     app.add_exception_handler(Exception, on_unhandled)

@@ -88,7 +88,11 @@ def test_a_dossier_reaches_the_citizen_by_email_and_sms(stack: DevStack) -> None
 
     with client(stack, "routing") as c:
         route = c.get(f"/v1/dossiers/{code}/route").json()
-    assert [(s["seq"], s["unit_code"], s["status"]) for s in route["steps"]] == [(1, "H56.101", "assigned")]
+    # An interconnected route: the first step is handed over at once, the others wait their turn.
+    assert [(s["seq"], s["unit_code"], s["status"]) for s in route["steps"][:2]] == [
+        (1, "H56.101", "assigned"),
+        (2, "H56.VPDK.01", "planned"),
+    ]
 
     def clock_started() -> dict[str, Any] | None:
         with client(stack, "sla") as c:
@@ -108,16 +112,16 @@ def test_a_consumer_killed_between_its_commit_and_its_offset_commit_takes_effect
     stack.start_service("routing", {"LIENTHONG_FAILPOINTS": "consumer.after_db_commit=kill"})
     code = post_dossier(stack)
     assert stack.wait_exit("routing", 60) == -signal.SIGKILL
-    assert db_scalar(stack, "routing", "SELECT count(*) FROM step WHERE dossier_code = :c", c=code) == 1
+    assert db_scalar(stack, "routing", "SELECT count(*) FROM route WHERE dossier_code = :c", c=code) == 1
 
     stack.start_service("routing")  # the broker redelivers the event whose offset was never committed
     later = post_dossier(stack)
 
     def later_routed() -> bool:
-        return bool(db_scalar(stack, "routing", "SELECT count(*) FROM step WHERE dossier_code = :c", c=later) == 1)
+        return bool(db_scalar(stack, "routing", "SELECT count(*) FROM route WHERE dossier_code = :c", c=later) == 1)
 
     wait_until(later_routed, 60, "the restarted routing to catch up")
-    assert db_scalar(stack, "routing", "SELECT count(*) FROM step WHERE dossier_code = :c", c=code) == 1
+    assert db_scalar(stack, "routing", "SELECT count(*) FROM route WHERE dossier_code = :c", c=code) == 1
     assert db_scalar(stack, "routing", "SELECT count(*) FROM outbox WHERE key = :c", c=code) == 2
     assert db_scalar(stack, "routing", "SELECT count(*) FROM inbox WHERE consumer = 'routing'") == 2
     processed = db_scalar(stack, "routing", "SELECT count(*) FROM inbox i WHERE i.event_type = 'dossier.accepted'")
@@ -184,7 +188,8 @@ def test_with_the_broker_down_every_post_succeeds_and_every_event_arrives_once_i
     assert len(per_dossier) == 200
     assert all(types == ["route.planned", "step.assigned"] for types in per_dossier.values())
     assert len(sandbox(stack, "/sms/messages")) == 201, "a citizen got a second SMS"
-    assert db_scalar(stack, "routing", "SELECT count(*) FROM step") == 201
+    assert db_scalar(stack, "routing", "SELECT count(*) FROM route") == 201
+    assert db_scalar(stack, "routing", "SELECT count(*) FROM handover") == 201
     assert db_scalar(stack, "sla", "SELECT count(*) FROM dossier_clock") == 201
     assert db_scalar(stack, "notify", "SELECT count(*) FROM notification") == 402
 
