@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -37,6 +35,7 @@ from services.intake.tables import Dossier, TimelineEntry
 from services.intake.views import detail, public
 from shared.bus.unit_of_work import UnitOfWork
 from shared.web.auth import CurrentPrincipal, Principal
+from shared.web.cursor import decode_cursor, encode_cursor
 from shared.web.deps import SessionDep, UnitsDep
 from shared.web.idempotency import Idempotency, Outcome
 from shared.web.problems import Problem
@@ -209,23 +208,7 @@ async def get_dossier(code: DossierCode, session: SessionDep, principal: Current
 
 
 def _cursor(dossier: Dossier) -> str:
-    return base64.urlsafe_b64encode(f"{dossier.received_at.isoformat()}|{dossier.code}".encode()).decode()
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, code = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        after = datetime.fromisoformat(at)
-        if after.utcoffset() is None:
-            raise ValueError("naive time in cursor")
-        return after, code
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422,
-            "Invalid request",
-            "The cursor is not one this API returned.",
-            errors=[{"source": "query", "field": "cursor", "reason": "malformed"}],
-        ) from exc
+    return encode_cursor(dossier.received_at, dossier.code)
 
 
 @router.get(
@@ -266,7 +249,7 @@ async def list_dossiers(
     if received_to is not None:
         query = query.where(col(Dossier.received_at) < received_to)
     if cursor is not None:
-        after_at, after_code = _parse_cursor(cursor)
+        after_at, after_code = decode_cursor(cursor)
         query = query.where(
             or_(
                 col(Dossier.received_at) > after_at,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from services.routing.schemas import InboxPage, OpenStatus
 from services.routing.tables import Route, Step
 from services.routing.views import inbox_item
 from shared.web.auth import CurrentPrincipal
+from shared.web.cursor import decode_cursor, encode_cursor
 from shared.web.deps import SessionDep
 from shared.web.problems import Problem
 
@@ -32,23 +32,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _cursor(step: Step) -> str:
     assert step.assigned_at is not None
-    return base64.urlsafe_b64encode(f"{step.assigned_at.isoformat()}|{step.id}".encode()).decode()
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, step_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        after = datetime.fromisoformat(at)
-        if after.utcoffset() is None:
-            raise ValueError("naive time in cursor")
-        return after, step_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422,
-            "Invalid request",
-            "The cursor is not one this API returned.",
-            errors=[{"source": "query", "field": "cursor", "reason": "malformed"}],
-        ) from exc
+    return encode_cursor(step.assigned_at, step.id)
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
@@ -96,7 +80,7 @@ async def inbox(
         clause = overdue_clause(now)
         query = query.where(clause if overdue else not_(clause))
     if cursor is not None:
-        after_at, after_id = _parse_cursor(cursor)
+        after_at, after_id = decode_cursor(cursor)
         query = query.where(
             or_(
                 col(Step.assigned_at) > after_at,
