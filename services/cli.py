@@ -51,10 +51,22 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _external_sandbox(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from services.routing.sandbox.external import create_external_app
+
+    secret = os.environ.get("LIENTHONG_EXTERNAL_SECRET", "sandbox-external-secret")
+    uvicorn.run(create_external_app(secret, args.mode), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from services.devstack import StackConfig, run_foreground
 
-    config = StackConfig(var_dir=Path(args.var))
+    config = StackConfig(var_dir=Path(args.var), external_port=args.external_port, external_mode=args.external_mode)
     for name in SERVICES:
         port = getattr(args, f"{name}_port")
         if port:
@@ -121,6 +133,53 @@ def _dead_letters(args: argparse.Namespace) -> int:
                 return 2
             replayed = await replay_dead_letters(sessions, args.service, ids)
             print(f"replayed {len(replayed)} dead letter(s) to {args.service}: {replayed}")
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _connector_dead_letters(args: argparse.Namespace) -> int:
+    from services.routing.external import list_dead_letters, replay_dead_letters
+
+    async def main() -> int:
+        engine, sessions = await _service_sessions("routing")
+        try:
+            if args.action == "list":
+                letters = await list_dead_letters(sessions, include_replayed=args.all)
+                rows = [
+                    {
+                        "id": d.id,
+                        "delivery_id": d.delivery_id,
+                        "dossier_code": d.dossier_code,
+                        "external_system": d.external_system,
+                        "status_code": d.status_code,
+                        "reason": d.reason,
+                        "sends": d.sends,
+                        "failed_at": d.failed_at.isoformat(),
+                        "replayed_at": d.replayed_at.isoformat() if d.replayed_at else None,
+                    }
+                    for d in letters
+                ]
+                if args.json:
+                    print(json.dumps(rows, ensure_ascii=False, indent=2))
+                    return 0
+                if not rows:
+                    print("no connector dead letters")
+                for r in rows:
+                    state = f"replayed {r['replayed_at']}" if r["replayed_at"] else "pending"
+                    print(
+                        f"#{r['id']} {r['external_system']} {r['dossier_code']} delivery={r['delivery_id']} "
+                        f"{r['reason']} (sends {r['sends']}, {state})"
+                    )
+                return 0
+            ids = [int(i) for i in args.ids] if args.ids else None
+            if ids is None and not args.all:
+                print("name connector dead letter ids to replay, or --all", file=sys.stderr)
+                return 2
+            replayed = await replay_dead_letters(sessions, ids)
+            print(f"replayed {len(replayed)} connector dead letter(s): {replayed}")
             return 0
         finally:
             await engine.dispose()
@@ -211,6 +270,24 @@ def _import(args: argparse.Namespace) -> int:
         return run_import(path, client, args.batch, sys.stdout, sys.stderr)
 
 
+def _add_external_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The sandbox external systems and routing's connector dead letters."""
+    p = sub.add_parser(
+        "external-sandbox", help="run the sandbox external systems (land registry, tax…) routing hands steps to"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8091)
+    p.add_argument("--mode", choices=["ok", "fail", "silent"], default="ok", help="how every system answers at start")
+    p.set_defaults(func=_external_sandbox)
+
+    p = sub.add_parser("connector-dead-letters", help="list or replay routing's undeliverable external handovers")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("ids", nargs="*", help="connector dead letter ids (replay)")
+    p.add_argument("--all", action="store_true", help="list: include replayed; replay: every pending one")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_connector_dead_letters)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lienthong", description="Interconnected one-stop dossier processing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -226,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name}-port", type=int, default=0)
     p.add_argument("--kafka-bootstrap", default="", help="use this broker instead of the embedded one")
     p.add_argument("--database-url", default="", help="use this database instead of SQLite files")
+    p.add_argument("--external-port", type=int, default=8091, help="the sandbox external systems' port")
+    p.add_argument("--external-mode", choices=["ok", "fail", "silent"], default="ok")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("sandbox", help="run the sandbox SMTP server and SMS gateway")
@@ -233,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smtp-port", type=int, default=1025)
     p.add_argument("--http-port", type=int, default=8090)
     p.set_defaults(func=_sandbox)
+
+    _add_external_commands(sub)
 
     p = sub.add_parser("dead-letters", help="list or replay a consumer's dead letters")
     p.add_argument("action", choices=["list", "replay"])

@@ -23,6 +23,7 @@ from shared.web.auth import new_key_string
 
 DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
 SANDBOX_UNIT = "H56.101"
+EXTERNAL_SYSTEMS = ("land_registry", "tax", "residence", "social_insurance")
 
 
 @dataclass
@@ -33,6 +34,13 @@ class StackConfig:
     broker_port: int = 9092
     smtp_port: int = 1025
     gateway_port: int = 8090
+    external_port: int = 0
+    """The sandbox external systems (land registry, tax…); 0 picks a free port (``make run`` uses 8091)."""
+    external_mode: str = "silent"
+    """How the sandbox external systems answer at start (ok | fail | silent; POST /control changes it).
+    Silent by default so units act on external steps through the agency API, as when their system does
+    not answer, without an acknowledgement racing them; ``make run`` starts them ``ok``."""
+    external_secret: str = "sandbox-external-secret"
     kafka_bootstrap: str | None = None
     kafka_idempotent: bool | None = None
     """None: on for an external broker (Apache Kafka), off for the embedded one, which lacks it."""
@@ -54,6 +62,10 @@ class StackConfig:
     @property
     def gateway_url(self) -> str:
         return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def external_url(self) -> str:
+        return f"http://{self.host}:{self.external_port}"
 
 
 def free_port() -> int:
@@ -95,6 +107,8 @@ def dev_keys(path: Path) -> list[dict[str, object]]:
 class DevStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
+        if not config.external_port:
+            config.external_port = free_port()
         self.var = config.var_dir.resolve()
         self.logs = self.var / "log"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -164,6 +178,26 @@ class DevStack:
         wait_for_port(self.config.host, self.config.gateway_port, 30, proc)
         wait_for_port(self.config.host, self.config.smtp_port, 30, proc)
 
+    def start_external_sandbox(self) -> None:
+        c = self.config
+        proc = self._spawn(
+            "external-sandbox",
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "external-sandbox",
+                "--host",
+                c.host,
+                "--port",
+                str(c.external_port),
+                "--mode",
+                c.external_mode,
+            ],
+            {"LIENTHONG_EXTERNAL_SECRET": c.external_secret},
+        )
+        wait_for_port(c.host, c.external_port, 30, proc)
+
     def service_env(self, name: str) -> dict[str, str]:
         c = self.config
         env = {
@@ -179,6 +213,11 @@ class DevStack:
             "LIENTHONG_NOTIFY_SMTP_PORT": str(c.smtp_port),
             "LIENTHONG_NOTIFY_SMS_GATEWAY_URL": f"{c.gateway_url}/sms",
             "LIENTHONG_NOTIFY_TRACKING_BASE_URL": f"{c.url('intake')}/track",
+            "LIENTHONG_ROUTING_EXTERNAL_URLS": json.dumps(
+                {s: f"{c.external_url}/systems/{s}/handovers" for s in EXTERNAL_SYSTEMS}
+            ),
+            "LIENTHONG_ROUTING_EXTERNAL_SECRET": c.external_secret,
+            "LIENTHONG_ROUTING_CALLBACK_BASE_URL": c.url("routing"),
         }
         return {**env, **c.extra_env}
 
@@ -208,6 +247,7 @@ class DevStack:
     def start(self, services: list[str] | None = None) -> None:
         self.start_broker()
         self.start_sandbox()
+        self.start_external_sandbox()
         for name in services or list(SERVICES):
             self.start_service(name)
 
@@ -239,6 +279,9 @@ class DevStack:
         lines.append(f"  broker   {c.bootstrap}{'' if c.kafka_bootstrap else '   (embedded, in memory)'}")
         lines.append(f"  SMTP     {c.host}:{c.smtp_port}   (sandbox; mail at {c.gateway_url}/email/messages)")
         lines.append(f"  SMS      {c.gateway_url}/sms/messages   (sandbox operator)")
+        lines.append(
+            f"  external {c.external_url}/requests   (sandbox land registry, tax…: {c.external_mode}; POST /control)"
+        )
         lines.append(f"  API keys {self.keys_file}")
         lines.append(f"  logs     {self.logs}/")
         return "\n".join(lines)

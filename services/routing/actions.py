@@ -260,6 +260,8 @@ async def report_failure(
         handed_over_at=handover.handed_over_at,
         reported_at=at,
         reason=body.reason,
+        reported_by="unit",
+        external_system=handover.external_system,
     )
     _record(uow, principal, step, "handover.failed", payload, at)
     return step

@@ -60,14 +60,16 @@ async def get_route(
     summary="The process control slip (Phiếu kiểm soát quá trình giải quyết hồ sơ): one row per handover",
     description="Handing-over and receiving unit, handed over at, accepted at, the step's deadline, finished "
     "at, and whether the step finished early, on time or late (trước hạn / đúng hạn / quá hạn, by minute), with "
-    "any failure the receiving unit reported. A step sent back to gets a new row; earlier rows never change.",
+    "any failure the receiving unit reported. A step sent back to gets a new row; earlier rows never change. A "
+    "handover to an external system also shows when it acknowledged and the working minutes lost in the "
+    "interconnection (`interconnection_minutes`), apart from the unit's own (`unit_minutes`).",
 )
 async def get_handovers(
     code: DossierCode, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> HandoverSlip:
     route, _ = await readable_route(session, principal, code)
     rows = (await session.exec(select(Handover).where(Handover.dossier_code == code).order_by(col(Handover.n)))).all()
-    return handover_slip(route, list(rows), routing_of(request))
+    return handover_slip(route, list(rows), routing_of(request), datetime.now(UTC))
 
 
 @router.get(

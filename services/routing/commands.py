@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.routing.context import Routing
+from services.routing.deliveries import open_delivery
 from services.routing.domain import handover_id_for, is_overdue, resume, step_deadline, timeliness
 from services.routing.lifecycle import OPEN, PAUSES, PauseKind, StepAction, StepStatus, transition
 from services.routing.tables import Handover, Route, Step
@@ -112,26 +113,28 @@ async def assign(
     uow.session.add(step)
     await uow.session.flush()  # the step's version check comes before any insert it guards
     from_code, from_level = from_unit or (None, None)
-    uow.session.add(
-        Handover(
-            id=str(handover_id_for(step.id, step.attempt)),
-            dossier_code=step.dossier_code,
-            n=await _next_row_number(uow.session, step.dossier_code),
-            step_id=step.id,
-            seq=step.seq,
-            attempt=step.attempt,
-            step_key=step.key,
-            step_name=step.name,
-            kind=(HandoverKind.SENT_BACK if sent_back_reason is not None else HandoverKind.FORWARDED).value,
-            from_unit_code=from_code,
-            from_unit_level=from_level,
-            to_unit_code=step.unit_code,
-            to_unit_level=step.unit_level,
-            handed_over_at=at,
-            reason=sent_back_reason,
-            deadline_at=step.deadline_at,
-        )
+    handover = Handover(
+        id=str(handover_id_for(step.id, step.attempt)),
+        dossier_code=step.dossier_code,
+        n=await _next_row_number(uow.session, step.dossier_code),
+        step_id=step.id,
+        seq=step.seq,
+        attempt=step.attempt,
+        step_key=step.key,
+        step_name=step.name,
+        kind=(HandoverKind.SENT_BACK if sent_back_reason is not None else HandoverKind.FORWARDED).value,
+        from_unit_code=from_code,
+        from_unit_level=from_level,
+        to_unit_code=step.unit_code,
+        to_unit_level=step.unit_level,
+        handed_over_at=at,
+        reason=sent_back_reason,
+        deadline_at=step.deadline_at,
+        external_system=step.external_system if step.external else None,
     )
+    uow.session.add(handover)
+    if step.external and step.external_system:  # its system gets it through the connector, after the commit
+        await open_delivery(uow, routing, step, handover)
     emit(
         uow,
         step.dossier_code,

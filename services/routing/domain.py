@@ -107,3 +107,19 @@ def time_left(
         return None
     at = _minute(paused_at or now)
     return TimeLeft(calendar.working_minutes_between(at, deadline_at), is_overdue(at, deadline_at))
+
+
+def interconnection_minutes(
+    calendar: WorkingCalendar,
+    handed_over_at: datetime,
+    now: datetime,
+    *,
+    acknowledged_at: datetime | None = None,
+    accepted_at: datetime | None = None,
+    finished_at: datetime | None = None,
+) -> int:
+    """Working minutes an external handover spent in the interconnection: from the handover until it was
+    acknowledged (or the unit accepted it, or it ended), or until ``now`` while nobody has. This time is the
+    interconnection's, not the unit's."""
+    ends = [t for t in (acknowledged_at, accepted_at, finished_at) if t is not None]
+    return max(0, calendar.working_minutes_between(handed_over_at, min(ends) if ends else now))

@@ -52,6 +52,7 @@ def _planned_event(code: str, route: PlannedRoute) -> RoutePlanned:
                 budget_minutes=s.budget_minutes,
                 counts=s.counts,
                 external=s.external,
+                external_system=s.external_system,
             )
             for s in route.steps
         ],
@@ -100,6 +101,7 @@ async def plan_dossier(uow: UnitOfWork, routing: Routing, event: Envelope, accep
             budget_minutes=s.budget_minutes,
             counts=s.counts,
             external=s.external,
+            external_system=s.external_system,
             status=StepStatus.PLANNED.value,
             changed_at=accepted.received_at,
         )

@@ -38,6 +38,7 @@ class RouteStep:
     budget_minutes: int  # working minutes (1 working day = 480); may be 0 for a non-counting step
     counts: bool  # counts toward the dossier's deadline
     external: bool  # handed over to an external system
+    external_system: str | None = None  # which one: "land_registry", "tax"…
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def plan_route(
             budget_minutes=step.minutes,
             counts=step.counts,
             external=step.external is not None,
+            external_system=step.external.value if step.external is not None else None,
         )
         for i, step in enumerate(route.steps, start=1)
     )

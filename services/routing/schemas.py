@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -172,6 +173,24 @@ class HandoverRow(BaseModel):
     reason: str | None = Field(description="Why it was sent back to this unit")
     note: str | None
     failure: FailureReport | None
+    external_system: str | None = Field(
+        default=None, description="The external system the step was handed over to through the connector."
+    )
+    acknowledged_at: datetime | None = Field(
+        default=None, description="When the external system acknowledged the handover (its acceptance)."
+    )
+    external_reference: str | None = Field(default=None, description="The external system's own reference.")
+    interconnection_minutes: int | None = Field(
+        default=None,
+        description="Working minutes the handover spent in the interconnection (handed over → acknowledged, or "
+        "→ now while unacknowledged): the interconnection's time, not the unit's. Null for a handover between "
+        "units.",
+    )
+    unit_minutes: int | None = Field(
+        default=None,
+        description="Working minutes the unit itself took (handed over → finished, less the citizen's pauses "
+        "and the interconnection's time); null while the step is open.",
+    )
 
 
 class HandoverSlip(BaseModel):
@@ -181,3 +200,40 @@ class HandoverSlip(BaseModel):
     map: str
     route_version: str
     rows: list[HandoverRow]
+
+
+class DeliveryRef(BaseModel):
+    """Which handover a callback is about: the delivery id (the Idempotency-Key it was sent with), or the
+    step id and attempt."""
+
+    delivery_id: uuid.UUID | None = None
+    step_id: uuid.UUID | None = None
+    attempt: int | None = Field(default=None, ge=1)
+
+
+class AcknowledgementIn(DeliveryRef):
+    model_config = ConfigDict(extra="forbid")
+
+    external_reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    acknowledged_at: AwareDatetime
+
+
+class CompletionIn(DeliveryRef):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: StepOutcome = StepOutcome.APPROVED
+    note: OptionalText = None
+    external_reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    finished_at: AwareDatetime
+
+
+class ExternalCallbackOut(BaseModel):
+    delivery_id: str
+    dossier_code: str
+    step_id: str
+    attempt: int
+    external_system: str
+    delivery_status: str
+    acknowledged_at: datetime | None
+    completed_at: datetime | None
+    step_status: str

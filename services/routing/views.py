@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import overload
 
 from services.routing.context import Routing
-from services.routing.domain import RESULT_LABELS_VI, time_left
+from services.routing.domain import RESULT_LABELS_VI, interconnection_minutes, time_left
 from services.routing.lifecycle import StepStatus, allowed_actions
 from services.routing.schemas import (
     FailureReport,
@@ -103,8 +103,32 @@ def route_public(route: Route, steps: list[Step], routing: Routing, now: datetim
     )
 
 
-def handover_row(h: Handover, routing: Routing) -> HandoverRow:
+def _interconnection(h: Handover, routing: Routing, now: datetime) -> int | None:
+    if h.external_system is None:
+        return None
+    return interconnection_minutes(
+        routing.calendar,
+        h.handed_over_at,
+        now,
+        acknowledged_at=h.acknowledged_at,
+        accepted_at=h.accepted_at,
+        finished_at=h.finished_at,
+    )
+
+
+def handover_row(h: Handover, routing: Routing, now: datetime) -> HandoverRow:
     result = StepResult(h.result) if h.result else None
+    waited = _interconnection(h, routing, now)
+    own = (
+        max(
+            0,
+            routing.calendar.working_minutes_between(h.handed_over_at, h.finished_at)
+            - h.paused_minutes
+            - (waited or 0),
+        )
+        if h.finished_at is not None
+        else None
+    )
     failure = (
         FailureReport(
             reported_at=local(h.failure_reported_at), reported_by=h.failure_reported_by, reason=h.failure_reason
@@ -138,15 +162,20 @@ def handover_row(h: Handover, routing: Routing) -> HandoverRow:
         reason=h.reason,
         note=h.note,
         failure=failure,
+        external_system=h.external_system,
+        acknowledged_at=local(h.acknowledged_at),
+        external_reference=h.external_reference,
+        interconnection_minutes=waited,
+        unit_minutes=own,
     )
 
 
-def handover_slip(route: Route, rows: list[Handover], routing: Routing) -> HandoverSlip:
+def handover_slip(route: Route, rows: list[Handover], routing: Routing, now: datetime) -> HandoverSlip:
     return HandoverSlip(
         dossier_code=route.dossier_code,
         procedure_code=route.procedure_code,
         procedure_name=route.procedure_name,
         map=route.unit_map,
         route_version=route.route_version,
-        rows=[handover_row(h, routing) for h in rows],
+        rows=[handover_row(h, routing, now) for h in rows],
     )

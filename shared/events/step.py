@@ -34,6 +34,9 @@ class PlannedStep(BaseModel):
     budget_minutes: int | None = Field(default=None, ge=0, description="Working minutes (480 = 1 working day).")
     counts: bool | None = Field(default=None, description="Counts toward the dossier's deadline (has a deadline).")
     external: bool | None = Field(default=None, description="Handled in an external system (e.g. the land software).")
+    external_system: str | None = Field(
+        default=None, description="Which external system.", examples=["land_registry", "tax"]
+    )
 
 
 class RoutePlanned(BaseModel):
@@ -128,13 +131,19 @@ class StepResumed(StepEvent):
 
 
 class HandoverFailed(StepEvent):
-    """The receiving unit (``unit_code``) reports the handover reached it broken or late."""
+    """The handover to the receiving unit (``unit_code``) failed: reported by the unit (it reached it broken
+    or late), or by the platform when the unit's external system refused the delivery for good."""
 
     from_unit_code: str | None = None
     from_unit_level: str | None = None
     handed_over_at: AwareDatetime
     reported_at: AwareDatetime
     reason: str = Field(max_length=2000)
+    reported_by: str | None = Field(
+        default=None, description="'unit' (the receiving unit) or 'platform' (the outbound connector)."
+    )
+    external_system: str | None = None
+    delivery_id: uuid.UUID | None = Field(default=None, description="The connector's delivery, if any.")
 
 
 class HandoverUnacknowledged(StepEvent):
@@ -143,6 +152,7 @@ class HandoverUnacknowledged(StepEvent):
     external_system: str | None = None
     handed_over_at: AwareDatetime
     waited_minutes: int = Field(ge=0, description="Working minutes since the handover.")
+    delivery_id: uuid.UUID | None = Field(default=None, description="The connector's delivery (Idempotency-Key).")
 
 
 class HandoverAcknowledged(StepEvent):
@@ -152,6 +162,10 @@ class HandoverAcknowledged(StepEvent):
     handed_over_at: AwareDatetime
     acknowledged_at: AwareDatetime
     external_reference: str | None = Field(default=None, max_length=200)
+    delivery_id: uuid.UUID | None = Field(default=None, description="The connector's delivery (Idempotency-Key).")
+    interconnection_minutes: int | None = Field(
+        default=None, ge=0, description="Working minutes from the handover to the acknowledgement."
+    )
 
 
 class DossierResolved(BaseModel):

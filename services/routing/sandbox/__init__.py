@@ -1,0 +1,1 @@
+"""Sandboxes of the systems routing talks to."""
