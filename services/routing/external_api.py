@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.routing import external
 from services.routing.context import Routing, routing_of
@@ -82,9 +83,20 @@ def _answer(delivery: HandoverDelivery, step: Step) -> ExternalCallbackOut:
 async def _run(
     units: UnitsDep, command: Callable[[UnitOfWork], Awaitable[tuple[HandoverDelivery, Step]]]
 ) -> ExternalCallbackOut:
-    async with units() as uow:
-        delivery, step = await command(uow)
-        return _answer(delivery, step)
+    # The connector records the POST's answer on the same delivery row while the system may already be
+    # calling back; the callback is idempotent, so a lost race is run again on fresh rows.
+    for attempt in range(_CALLBACK_ATTEMPTS):
+        try:
+            async with units() as uow:
+                delivery, step = await command(uow)
+            return _answer(delivery, step)
+        except StaleDataError:
+            if attempt == _CALLBACK_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+_CALLBACK_ATTEMPTS = 5
 
 
 @router.post(
