@@ -2,6 +2,9 @@
 
 ``make run`` uses it in the foreground; the end-to-end tests use it to start, kill and restart
 services. With ``kafka_bootstrap`` set it uses that broker instead of starting the embedded one.
+
+A service may run as several instances (``start_service("routing", instance=2)``): each has its own
+port, process key (``routing#2``) and log, and shares the service's database and consumer group.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ from shared.web.auth import new_key_string
 DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
 SANDBOX_UNIT = "H56.101"
 EXTERNAL_SYSTEMS = ("land_registry", "tax", "residence", "social_insurance")
+
+
+def process_key(name: str, instance: int = 1) -> str:
+    """The key of a service instance's process, port and log: ``routing`` for the first, ``routing#2``…"""
+    if instance < 1:
+        raise ValueError(f"instances are numbered from 1, not {instance}")
+    return name if instance == 1 else f"{name}#{instance}"
 
 
 @dataclass
@@ -56,8 +66,18 @@ class StackConfig:
     def idempotent_producer(self) -> bool:
         return self.kafka_idempotent if self.kafka_idempotent is not None else self.kafka_bootstrap is not None
 
-    def url(self, service: str) -> str:
-        return f"http://{self.host}:{self.ports[service]}"
+    def port(self, service: str, instance: int = 1) -> int:
+        """The instance's port. Past the first, one is picked on first use and kept in ``ports`` under the
+        process key, so a restarted instance answers where it did."""
+        key = process_key(service, instance)
+        if key not in self.ports:
+            if instance == 1:
+                raise KeyError(service)
+            self.ports[key] = free_port()
+        return self.ports[key]
+
+    def url(self, service: str, instance: int = 1) -> str:
+        return f"http://{self.host}:{self.port(service, instance)}"
 
     @property
     def gateway_url(self) -> str:
@@ -198,11 +218,13 @@ class DevStack:
         )
         wait_for_port(c.host, c.external_port, 30, proc)
 
-    def service_env(self, name: str) -> dict[str, str]:
+    def service_env(self, name: str, instance: int = 1) -> dict[str, str]:
+        """The service's settings; every instance shares the database and the consumer group, and tells
+        itself apart by its port and Kafka client id (``lienthong-routing-2``…)."""
         c = self.config
         env = {
             "LIENTHONG_HOST": c.host,
-            "LIENTHONG_PORT": str(c.ports[name]),
+            "LIENTHONG_PORT": str(c.port(name, instance)),
             "LIENTHONG_KAFKA_BOOTSTRAP_SERVERS": c.bootstrap,
             "LIENTHONG_KAFKA_IDEMPOTENT_PRODUCER": "true" if c.idempotent_producer else "false",
             "LIENTHONG_KAFKA_NAMESPACE": c.kafka_namespace,
@@ -212,28 +234,43 @@ class DevStack:
             "LIENTHONG_NOTIFY_SMTP_HOST": c.host,
             "LIENTHONG_NOTIFY_SMTP_PORT": str(c.smtp_port),
             "LIENTHONG_NOTIFY_SMS_GATEWAY_URL": f"{c.gateway_url}/sms",
-            "LIENTHONG_NOTIFY_TRACKING_BASE_URL": f"{c.url('intake')}/track",
             "LIENTHONG_ROUTING_EXTERNAL_URLS": json.dumps(
                 {s: f"{c.external_url}/systems/{s}/handovers" for s in EXTERNAL_SYSTEMS}
             ),
             "LIENTHONG_ROUTING_EXTERNAL_SECRET": c.external_secret,
-            "LIENTHONG_ROUTING_CALLBACK_BASE_URL": c.url("routing"),
         }
+        # A partial stack (a benchmark of one service) has no ports for the others.
+        if "intake" in c.ports:
+            env["LIENTHONG_NOTIFY_TRACKING_BASE_URL"] = f"{c.url('intake')}/track"
+        if "routing" in c.ports:
+            env["LIENTHONG_ROUTING_CALLBACK_BASE_URL"] = c.url("routing")
+        if instance > 1:
+            env["LIENTHONG_KAFKA_CLIENT_ID_SUFFIX"] = f"-{instance}"
         return {**env, **c.extra_env}
 
-    def start_service(self, name: str, extra_env: dict[str, str] | None = None, wait: bool = True) -> None:
-        env = {**self.service_env(name), **(extra_env or {})}
-        proc = self._spawn(name, [sys.executable, "-m", "services.cli", "serve", name], env)
+    def start_service(
+        self, name: str, extra_env: dict[str, str] | None = None, wait: bool = True, *, instance: int = 1
+    ) -> None:
+        """Start one instance of a service (the first by default) under its process key."""
+        key = process_key(name, instance)
+        running = self.procs.get(key)
+        if running is not None and running.poll() is None:
+            raise RuntimeError(f"{key} is already running (pid {running.pid})")
+        env = {**self.service_env(name, instance), **(extra_env or {})}
+        proc = self._spawn(key, [sys.executable, "-m", "services.cli", "serve", name], env)
         if wait:
-            self.wait_ready(name, proc)
+            self.wait_ready(name, proc, instance=instance)
 
-    def wait_ready(self, name: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
-        url = f"{self.config.url(name)}/readyz"
+    def wait_ready(
+        self, name: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60, *, instance: int = 1
+    ) -> None:
+        key = process_key(name, instance)
+        url = f"{self.config.url(name, instance)}/readyz"
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.logs / (name + '.log')}")
+                raise RuntimeError(f"{key} exited with {proc.returncode}; see {self.logs / (key + '.log')}")
             try:
                 response = httpx.get(url, timeout=2)
                 if response.status_code == 200:
@@ -242,7 +279,7 @@ class DevStack:
             except httpx.HTTPError as exc:
                 last = repr(exc)
             time.sleep(0.2)
-        raise TimeoutError(f"{name} not ready after {timeout:.0f}s: {last}")
+        raise TimeoutError(f"{key} not ready after {timeout:.0f}s: {last}")
 
     def start(self, services: list[str] | None = None) -> None:
         self.start_broker()
@@ -251,8 +288,9 @@ class DevStack:
         for name in services or list(SERVICES):
             self.start_service(name)
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> int | None:
-        proc = self.procs.get(name)
+    def kill(self, name: str, sig: int = signal.SIGKILL, *, instance: int = 1) -> int | None:
+        """Signal a process (a service instance, the broker, a sandbox) and wait for it to exit."""
+        proc = self.procs.get(process_key(name, instance))
         if proc is None or proc.poll() is not None:
             return proc.returncode if proc else None
         os.killpg(proc.pid, sig)
@@ -262,8 +300,8 @@ class DevStack:
             os.killpg(proc.pid, signal.SIGKILL)
             return proc.wait()
 
-    def wait_exit(self, name: str, timeout: float) -> int:
-        return self.procs[name].wait(timeout=timeout)
+    def wait_exit(self, name: str, timeout: float, *, instance: int = 1) -> int:
+        return self.procs[process_key(name, instance)].wait(timeout=timeout)
 
     def stop(self) -> None:
         for name in reversed(list(self.procs)):
@@ -274,8 +312,10 @@ class DevStack:
         c = self.config
         lines = ["lienthong is running:"]
         for name in SERVICES:
-            if name in self.procs:
-                lines.append(f"  {name:<8} {c.url(name)}   (API docs: {c.url(name)}/docs)")
+            for key in self.procs:
+                if key == name or key.startswith(f"{name}#"):
+                    url = f"http://{c.host}:{c.ports[key]}"
+                    lines.append(f"  {key:<8} {url}   (API docs: {url}/docs)")
         lines.append(f"  broker   {c.bootstrap}{'' if c.kafka_bootstrap else '   (embedded, in memory)'}")
         lines.append(f"  SMTP     {c.host}:{c.smtp_port}   (sandbox; mail at {c.gateway_url}/email/messages)")
         lines.append(f"  SMS      {c.gateway_url}/sms/messages   (sandbox operator)")
