@@ -124,7 +124,14 @@ def intake_rate(database_url: str | None, levels: list[int], runs: int, warmup: 
 
 
 def figure(name: str, value: float, unit: str, floor: float | None, floor_met: bool | None, **extra: Any) -> Any:
-    return {"name": name, "value": round(value, 1), "unit": unit, "floor": floor, "floor_met": floor_met, **extra}
+    return {
+        "name": name,
+        "value": round(value, 3 if unit == "ratio" else 1),
+        "unit": unit,
+        "floor": floor,
+        "floor_met": floor_met,
+        **extra,
+    }
 
 
 def main() -> int:
@@ -169,7 +176,7 @@ def main() -> int:
         floor = "" if f["floor"] is None else f"{f['floor']:g}"
         met_text = "" if f["floor_met"] is None else ("yes" if f["floor_met"] else "NO")
         p99_text = "" if p99 is None else f"{p99:.1f}"
-        print(f"{f['name']:<34} {f['value']:>10.1f}  {f['unit']:<11} {p99_text:>7}  {floor:>7}  {met_text}")
+        print(f"{f['name']:<34} {f['value']:>10.4g}  {f['unit']:<11} {p99_text:>7}  {floor:>7}  {met_text}")
     print(f"written to {target.relative_to(ROOT)}")
     return 0
 

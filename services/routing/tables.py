@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from shared.db_types import UtcDateTime
@@ -23,6 +23,8 @@ from shared.db_types import UtcDateTime
 _route_row_version = Column("version", Integer, nullable=False)
 _step_row_version = Column("version", Integer, nullable=False)
 _delivery_row_version = Column("version", Integer, nullable=False)
+OPEN_STEPS = "status IN ('assigned', 'accepted', 'paused_for_citizen')"
+"""The predicate of ix_step_open_inbox, as migration r0004 wrote it."""
 
 
 class Route(SQLModel, table=True):
@@ -48,6 +50,15 @@ class Step(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dossier_code", "seq", name="uq_step_dossier_seq"),
         Index("ix_step_inbox", "unit_code", "status", "assigned_at", "id"),
+        # The open steps alone, in inbox order (migration r0004).
+        Index(
+            "ix_step_open_inbox",
+            "unit_code",
+            "assigned_at",
+            "id",
+            postgresql_where=text(OPEN_STEPS),
+            sqlite_where=text(OPEN_STEPS),
+        ),
     )
     __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": _step_row_version}
 
