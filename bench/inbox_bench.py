@@ -34,15 +34,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import and_, event, not_, or_
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
 from bench.http_load import run_load
 from services.devstack import DEFAULT_PORTS, DevStack, StackConfig, free_port
-from services.routing.inbox_api import overdue_clause
-from services.routing.lifecycle import OPEN
+from services.routing.inbox_api import inbox_query as routing_inbox_query
 from services.routing.main import MIGRATIONS
 from services.routing.tables import Route, Step
 from shared.catalog import default_catalog_dir, load_catalog
@@ -378,23 +376,7 @@ async def migrate_routing(url: str, drop_indexes: Sequence[str] = ()) -> None:
 def inbox_query(
     unit: str, now: datetime, overdue: bool | None, after: tuple[datetime, str] | None
 ) -> Select[Step, Route]:
-    """The query services/routing/inbox_api.py runs (kept in step with it by hand)."""
-    query = (
-        select(Step, Route)
-        .join(Route, col(Route.dossier_code) == col(Step.dossier_code))
-        .where(col(Step.unit_code) == unit, col(Step.status).in_([s.value for s in OPEN]))
-    )
-    if overdue is not None:
-        clause = overdue_clause(now)
-        query = query.where(clause if overdue else not_(clause))
-    if after is not None:
-        query = query.where(
-            or_(
-                col(Step.assigned_at) > after[0],
-                and_(col(Step.assigned_at) == after[0], col(Step.id) > after[1]),
-            )
-        )
-    return query.order_by(col(Step.assigned_at), col(Step.id)).limit(PAGE + 1)
+    return routing_inbox_query(unit, now, None, overdue, after, PAGE)
 
 
 async def explain(url: str, queries: dict[str, Select[Step, Route]]) -> dict[str, list[str]]:

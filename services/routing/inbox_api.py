@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from sqlalchemy import ColumnElement, and_, not_, or_
+from sqlalchemy import ColumnElement, and_, not_, or_, text, tuple_
 from sqlmodel import col, select
+from sqlmodel.sql.expression import Select
 
 from services.routing.access import may_read_unit
 from services.routing.context import routing_of
-from services.routing.lifecycle import OPEN, RUNNING, StepStatus
+from services.routing.lifecycle import RUNNING, StepStatus
 from services.routing.schemas import InboxPage, OpenStatus
-from services.routing.tables import Route, Step
+from services.routing.tables import OPEN_STEPS, Route, Step
 from services.routing.views import inbox_item
 from shared.web.auth import CurrentPrincipal
 from shared.web.cursor import decode_cursor, encode_cursor
@@ -48,6 +49,31 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def inbox_query(
+    unit_code: str,
+    now: datetime,
+    status: OpenStatus | None,
+    overdue: bool | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Select[Step, Route]:
+    """One page of the inbox, read in index order: the open steps through ix_step_open_inbox, one status
+    through ix_step_inbox. SQLite uses a partial index only when the query states its predicate literally,
+    hence OPEN_STEPS as text; the cursor is a row value so both databases seek to it in the index."""
+    opened = col(Step.status) == status.value if status is not None else text(f"step.{OPEN_STEPS}")
+    query = (
+        select(Step, Route)
+        .join(Route, col(Route.dossier_code) == col(Step.dossier_code))
+        .where(col(Step.unit_code) == unit_code, opened)
+    )
+    if overdue is not None:
+        clause = overdue_clause(now)
+        query = query.where(clause if overdue else not_(clause))
+    if after is not None:
+        query = query.where(tuple_(col(Step.assigned_at), col(Step.id)) > tuple_(*after))
+    return query.order_by(col(Step.assigned_at), col(Step.id)).limit(limit + 1)
+
+
 @router.get(
     "/units/{unit_code}/inbox",
     response_model=InboxPage,
@@ -70,24 +96,9 @@ async def inbox(
     if not may_read_unit(principal, unit_code):
         raise Problem(403, "Forbidden", f"This API key may not see the inbox of unit {unit_code}.")
     now = datetime.now(UTC)
-    statuses = [status.value] if status is not None else [s.value for s in OPEN]
-    query = (
-        select(Step, Route)
-        .join(Route, col(Route.dossier_code) == col(Step.dossier_code))
-        .where(col(Step.unit_code) == unit_code, col(Step.status).in_(statuses))
-    )
-    if overdue is not None:
-        clause = overdue_clause(now)
-        query = query.where(clause if overdue else not_(clause))
-    if cursor is not None:
-        after_at, after_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                col(Step.assigned_at) > after_at,
-                and_(col(Step.assigned_at) == after_at, col(Step.id) > after_id),
-            )
-        )
-    rows = list((await session.exec(query.order_by(col(Step.assigned_at), col(Step.id)).limit(limit + 1))).all())
+    after = decode_cursor(cursor) if cursor is not None else None
+    query = inbox_query(unit_code, now, status, overdue, after, limit)
+    rows = list((await session.exec(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     routing = routing_of(request)
