@@ -91,7 +91,7 @@ async def result_ready(uow: UnitOfWork, event: Envelope, resolved: DossierResolv
     _timeline(uow, dossier, event, "routing", detail)
 
 
-@handlers.on("clock.appointment_changed")
+@handlers.on("dossier.appointment_changed")
 async def appointment_moved(uow: UnitOfWork, event: Envelope, changed: AppointmentChanged) -> None:
     dossier = await _dossier(uow, event.dossier_code)
     dossier.appointment_at = changed.appointment_at

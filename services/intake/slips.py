@@ -40,7 +40,7 @@ _STEP_TEXT: dict[str, str] = {
     "dossier.withdrawn": "Công dân rút hồ sơ",
     "dossier.stopped": "Dừng xử lý hồ sơ",
     "dossier.resolved": "Đã có kết quả giải quyết",
-    "clock.appointment_changed": "Hẹn lại ngày trả kết quả",
+    "dossier.appointment_changed": "Hẹn lại ngày trả kết quả",
     "dossier.result_returned": "Đã trả kết quả cho công dân",
 }
 

@@ -7,24 +7,42 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.sla.api import router
-from services.sla.handlers import handlers
+from services.sla.context import STATE_KEY, Sla
+from services.sla.handlers import build_handlers
 from services.sla.settings import SlaSettings
+from services.sla.sweep import Sweeper
+from shared.db import is_sqlite
 from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP
-from shared.runtime import ServiceSpec, create_service_app
+from shared.runtime import Runtime, ServiceSpec, create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 
 def create_app(settings: SlaSettings | None = None) -> FastAPI:
+    s = settings or SlaSettings.load()
+    sla = Sla.load(s)
+
+    async def setup(runtime: Runtime) -> None:
+        runtime.state[STATE_KEY] = sla
+
+    async def sweep_timers(runtime: Runtime) -> None:
+        sweeper = Sweeper(
+            runtime.units, sla, s.sweep_batch_size, s.sweep_interval_s, skip_locked=not is_sqlite(runtime.engine)
+        )
+        await sweeper.run()
+
     return create_service_app(
         ServiceSpec(
             name="sla",
             title="lienthong sla",
-            description="Working-time clocks, warnings, delay attribution and reports.",
-            settings=settings or SlaSettings.load(),
+            description="Working-time clocks of dossiers and steps, warnings before deadlines, overdue flags, "
+            "delay attribution (unit and level, citizen, interconnection), apologies and reports.",
+            settings=s,
             migrations=MIGRATIONS,
             routers=[router],
             consumes=[INTAKE_DOSSIER.name, ROUTING_STEP.name],
-            handlers=handlers,
+            handlers=build_handlers(sla),
+            workers=[sweep_timers],
+            setup=setup,
         )
     )

@@ -77,11 +77,23 @@ EVENT_TYPES: dict[str, EventType] = {
         *_types(
             SLA_CLOCK,
             ("clock.started", clock.ClockStarted, "The dossier's working-time clock started."),
+            ("clock.paused", clock.ClockPaused, "The dossier's clock paused (citizen, stop, or a step not counted)."),
+            ("clock.resumed", clock.ClockResumed, "The dossier's clock runs again."),
+            ("step.due_soon", clock.StepTimer, "A step is one working day from its deadline."),
+            ("step.overdue", clock.StepTimer, "A step passed its deadline; charged to its unit and level."),
+            ("dossier.due_soon", clock.DossierTimer, "Three working hours before the appointment, no result yet."),
+            ("dossier.overdue", clock.DossierTimer, "The appointment passed without a result."),
             (
-                "clock.appointment_changed",
+                "dossier.apology_required",
+                clock.ApologyRequired,
+                "The dossier will miss its appointment: apology and a proposed new appointment.",
+            ),
+            (
+                "dossier.appointment_changed",
                 clock.AppointmentChanged,
                 "The appointment moved: resumed after a pause, or reset once after an apology.",
             ),
+            ("dossier.closed", clock.DossierClosed, "The clock ended: outcome, responsible party and overruns."),
         ),
         *_types(
             NOTIFY_DELIVERY,

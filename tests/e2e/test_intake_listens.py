@@ -128,7 +128,7 @@ def test_a_new_appointment_from_sla_is_what_the_desk_and_citizen_see(stack: DevS
         change=AppointmentChange.RESET,
         reason="Chờ kết quả thẩm định của cơ quan thuế",
     )
-    publish(stack, "sla.clock.v1", "sla", code, "clock.appointment_changed", change)
+    publish(stack, "sla.clock.v1", "sla", code, "dossier.appointment_changed", change)
 
     def moved_appointment() -> dict[str, Any] | None:
         d = dossier(stack, code)
@@ -137,7 +137,7 @@ def test_a_new_appointment_from_sla_is_what_the_desk_and_citizen_see(stack: DevS
     moved = wait_until(moved_appointment, 30, "the appointment to move")
     assert datetime.fromisoformat(moved["appointment_at"]) == after
     entry = moved["timeline"][-1]
-    assert entry["type"] == "clock.appointment_changed" and entry["actor"] == "sla"
+    assert entry["type"] == "dossier.appointment_changed" and entry["actor"] == "sla"
     with client(stack, "intake") as c:
         receipt = c.get(f"/v1/dossiers/{code}/receipt", params={"format": "json"})
     assert receipt.status_code == 200, receipt.text

@@ -1,0 +1,260 @@
+"""Keeping a dossier's clock rows, timers and clock events in step with its facts.
+
+Every fact recomputes the dossier from its whole history (a dossier has tens of facts), so the rows are
+what a replay would give whatever order the events arrived in. Two writers of one dossier (its intake and
+routing events on two instances) meet on the row's version: the loser's transaction is retried with the
+other's fact in view.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.sla.attribution import overruns, responsible
+from services.sla.clock import DossierClock, exclusions, merged_intervals, project
+from services.sla.context import Sla
+from services.sla.facts import Fact, parse_fact
+from services.sla.tables import DossierClockRow, FactRow, StepClockRow, TimerRow
+from services.sla.timers import timers
+from shared.bus.unit_of_work import UnitOfWork
+from shared.events import new_envelope
+from shared.events.clock import (
+    AppointmentChange,
+    AppointmentChanged,
+    ClockPaused,
+    ClockResumed,
+    ClockStarted,
+    DossierClosed,
+    PauseKind,
+)
+
+PRODUCER = "sla"
+
+
+async def add_fact(
+    uow: UnitOfWork, code: str, event_id: uuid.UUID, type_: str, occurred_at: datetime, payload: BaseModel
+) -> None:
+    uow.session.add(
+        FactRow(
+            dossier_code=code,
+            event_id=str(event_id),
+            type=type_,
+            occurred_at=occurred_at,
+            recorded_at=datetime.now(UTC),
+            payload=payload.model_dump_json(),
+        )
+    )
+
+
+async def load_facts(session: AsyncSession, code: str) -> list[Fact]:
+    rows = (
+        await session.exec(select(FactRow).where(col(FactRow.dossier_code) == code).order_by(col(FactRow.id)))
+    ).all()
+    return [parse_fact(r.type, r.occurred_at, json.loads(r.payload), r.id or 0) for r in rows]
+
+
+async def clock_of(session: AsyncSession, sla: Sla, code: str, as_of: datetime | None) -> DossierClock | None:
+    """The clock as of an instant; by default now, or the latest fact when one is scheduled ahead (a dossier
+    accepted after 15:00 is handed over at the next working day's start)."""
+    facts = await load_facts(session, code)
+    if as_of is None:
+        as_of = max(datetime.now(UTC), *(f.occurred_at for f in facts)) if facts else datetime.now(UTC)
+    return project(code, facts, sla.calendar, as_of, sla.outcome_by)
+
+
+async def refresh(uow: UnitOfWork, sla: Sla, code: str, now: datetime | None = None) -> DossierClock | None:
+    """Recompute the dossier from its facts as of now; write its rows and timers; emit what changed."""
+    await uow.session.flush()
+    facts = await load_facts(uow.session, code)
+    if not facts:
+        return None
+    as_of = max(now or datetime.now(UTC), *(f.occurred_at for f in facts))
+    clock = project(code, facts, sla.calendar, as_of, sla.outcome_by)
+    if clock is None:
+        return None
+    previous = await uow.session.get(DossierClockRow, code)
+    _emit_changes(uow, sla, previous, clock)
+    row = previous or DossierClockRow(
+        dossier_code=code,
+        procedure_code=clock.procedure_code,
+        receiving_unit_code=clock.receiving_unit_code,
+        channel=clock.accepted.channel.value,
+        accepted_at=clock.accepted_at,
+        started_at=clock.started_at,
+        state=clock.state,
+    )
+    _fill(row, clock)
+    uow.session.add(row)
+    await _write_steps(uow.session, clock)
+    await _reconcile_timers(uow.session, sla, clock)
+    return clock
+
+
+def _fill(row: DossierClockRow, clock: DossierClock) -> None:
+    party = responsible(clock)
+    current = clock.current
+    row.original_appointment_at = clock.original_appointment_at
+    row.appointment_at = clock.appointment_at
+    row.state = clock.state
+    row.open_exclusion = clock.open_exclusion.value if clock.open_exclusion else None
+    row.ended_at = clock.ended_at
+    row.outcome = clock.outcome.value if clock.outcome else None
+    row.returned_at = clock.returned_at
+    row.used_minutes = clock.used_minutes
+    row.paused_minutes = clock.paused_minutes
+    row.current_unit_code = current.unit_code if current else None
+    row.current_unit_level = current.unit_level if current else None
+    row.reset_at = clock.reset_at
+    row.apologies = len(clock.apologies)
+    row.responsible_party = party.party.value if party else None
+    row.responsible_unit_code = party.unit_code if party else None
+    row.responsible_level = party.level if party else None
+    row.overruns = json.dumps([o.model_dump(mode="json") for _, o in overruns(clock)])
+
+
+async def _write_steps(session: AsyncSession, clock: DossierClock) -> None:
+    existing = {
+        r.ref: r
+        for r in (await session.exec(select(StepClockRow).where(col(StepClockRow.dossier_code) == clock.code))).all()
+    }
+    for a in clock.attempts:
+        row = existing.get(a.ref) or StepClockRow(
+            ref=a.ref,
+            dossier_code=clock.code,
+            step_id=a.step_id,
+            seq=a.seq,
+            attempt=a.attempt,
+            unit_code=a.unit_code,
+            assigned_at=a.assigned_at,
+        )
+        values: dict[str, Any] = {
+            "key": a.key,
+            "name": a.name,
+            "unit_level": a.unit_level,
+            "from_unit_code": a.from_unit_code,
+            "budget_minutes": a.budget_minutes,
+            "counts": a.counts,
+            "is_open": a.open,
+            "paused": a.paused_now,
+            "accepted_at": a.accepted_at,
+            "deadline_at": a.deadline_at,
+            "ended_at": a.ended_at,
+            "ending": a.end,
+            "result": a.result.value if a.result else None,
+            "paused_minutes": a.paused_minutes,
+            "interconnection_minutes": a.interconnection_minutes,
+            "overrun_minutes": a.overrun_minutes,
+            "interconnection_overrun_minutes": a.interconnection_overrun_minutes,
+        }
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+        session.add(row)
+
+
+async def _reconcile_timers(session: AsyncSession, sla: Sla, clock: DossierClock) -> None:
+    """Pending timers become exactly the ones the clock wants; fired ones stay fired (once each)."""
+    wanted = {t.key: t for t in timers(clock, sla.calendar, sla.policy)}
+    rows = (await session.exec(select(TimerRow).where(col(TimerRow.dossier_code) == clock.code))).all()
+    have = {r.key: r for r in rows}
+    stale = [r.id for r in rows if r.fired_at is None and r.key not in wanted]
+    if stale:
+        await session.exec(delete(TimerRow).where(col(TimerRow.id).in_(stale), col(TimerRow.fired_at).is_(None)))
+    for key, timer in wanted.items():
+        row = have.get(key)
+        if row is None:
+            session.add(TimerRow(dossier_code=clock.code, key=key, kind=timer.kind, due_at=timer.due_at))
+        elif row.fired_at is None and row.due_at != timer.due_at:
+            await session.exec(
+                update(TimerRow)
+                .where(col(TimerRow.id) == row.id, col(TimerRow.fired_at).is_(None))
+                .values(due_at=timer.due_at)
+            )
+
+
+def _emit(uow: UnitOfWork, code: str, type_: str, at: datetime, payload: BaseModel) -> None:
+    uow.emit(new_envelope(type=type_, dossier_code=code, producer=PRODUCER, occurred_at=at, payload=payload))
+
+
+def _emit_changes(uow: UnitOfWork, sla: Sla, previous: DossierClockRow | None, clock: DossierClock) -> None:
+    code = clock.code
+    if previous is None:
+        _emit(
+            uow,
+            code,
+            "clock.started",
+            clock.started_at,
+            ClockStarted(started_at=clock.started_at, appointment_at=clock.original_appointment_at),
+        )
+    was_paused = previous is not None and previous.open_exclusion is not None
+    ended_before = previous is not None and previous.ended_at is not None
+    if clock.ending is None and clock.open_exclusion is not None and not was_paused:
+        start = _last_block(clock)[0]
+        _emit(
+            uow,
+            code,
+            "clock.paused",
+            start,
+            ClockPaused(paused_at=start, kind=clock.open_exclusion, appointment_at=clock.appointment_at),
+        )
+    if previous is not None and was_paused and clock.open_exclusion is None and not ended_before:
+        start, end = _last_block(clock)
+        kind = PauseKind(previous.open_exclusion or PauseKind.SUPPLEMENT.value)
+        _emit(
+            uow,
+            code,
+            "clock.resumed",
+            end,
+            ClockResumed(
+                resumed_at=end,
+                kind=kind,
+                paused_minutes=max(0, sla.calendar.working_minutes_between(start, end)),
+                appointment_at=clock.appointment_at,
+            ),
+        )
+        if clock.ending is None and clock.appointment_at and previous.appointment_at != clock.appointment_at:
+            _emit(
+                uow,
+                code,
+                "dossier.appointment_changed",
+                end,
+                AppointmentChanged(
+                    appointment_at=clock.appointment_at,
+                    previous_appointment_at=previous.appointment_at or clock.appointment_at,
+                    change=AppointmentChange.RESUMED,
+                ),
+            )
+    if clock.ending is not None and clock.ended_at is not None and not ended_before:
+        party = responsible(clock)
+        _emit(
+            uow,
+            code,
+            "dossier.closed",
+            clock.ended_at,
+            DossierClosed(
+                closed_at=clock.ended_at,
+                ending=clock.ending,
+                outcome=clock.outcome,
+                appointment_at=clock.appointment_at,
+                used_minutes=clock.used_minutes,
+                paused_minutes=clock.paused_minutes,
+                responsible=party,
+                overruns=[o for _, o in overruns(clock)],
+                receiving_unit_code=clock.receiving_unit_code,
+            ),
+        )
+
+
+def _last_block(clock: DossierClock) -> tuple[datetime, datetime]:
+    """The last run of excluded time (pauses, steps not counted)."""
+    end = clock.ended_at or clock.as_of
+    blocks = merged_intervals(exclusions(clock, end))
+    return blocks[-1] if blocks else (end, end)
