@@ -1,0 +1,201 @@
+"""sla on its real database (SQLite, or PostgreSQL when LIENTHONG_TEST_DATABASE_URL is set): facts fed in
+any order leave the rows a rebuild gives and emit each clock event once; the sweep fires each due timer
+once, also with two sweepers racing on the same database."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import col, select
+
+from services.sla.context import Sla
+from services.sla.handlers import build_handlers
+from services.sla.main import MIGRATIONS
+from services.sla.projection import refresh
+from services.sla.settings import SlaSettings
+from services.sla.sweep import Sweeper
+from services.sla.tables import DossierClockRow, FactRow, StepClockRow, TimerRow
+from shared.bus.tables import OutboxRecord
+from shared.bus.unit_of_work import UnitOfWorkFactory
+from shared.db import create_engine, is_sqlite, migrate, session_maker
+from shared.events import new_envelope
+from tests.support.sla_history import History, PlanStep, vn
+
+COMMUNE = PlanStep("H56.101", "commune", 480, name="Tiếp nhận, thẩm định")
+DISTRICT = PlanStep("H56.10", "district", 960, name="Phê duyệt")
+MON = vn(2026, 3, 9, 8)
+
+
+@pytest.fixture(scope="module")
+def sla() -> Sla:
+    return Sla.load(SlaSettings.load())
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url, "sla")
+        self.units = UnitOfWorkFactory(session_maker(self.engine))
+
+    async def outbox_types(self, code: str) -> Counter[str]:
+        async with self.units() as uow:
+            rows = (await uow.session.exec(select(OutboxRecord).where(col(OutboxRecord.key) == code))).all()
+        return Counter(r.event_type for r in rows)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    s = Store(database_url.format(service="sla"))
+    await migrate(s.engine, "sla", MIGRATIONS)
+    yield s
+    await s.engine.dispose()
+
+
+async def feed(store: Store, sla: Sla, h: History, order: list[int]) -> None:
+    handlers = build_handlers(sla)
+    for i in order:
+        fact = h.facts[i]
+        registration = handlers.get(fact.type)
+        assert registration is not None, fact.type
+        envelope = new_envelope(
+            type=fact.type, dossier_code=h.code, producer="test", occurred_at=fact.occurred_at, payload=fact.payload
+        )
+        async with store.units() as uow:
+            await registration.handler(uow, envelope, fact.payload)
+
+
+def resolved_history(code: str) -> History:
+    h = History(code=code).accepted(MON, vn(2026, 3, 12, 8)).planned(MON, COMMUNE, DISTRICT).assigned(1, MON)
+    h.supplement(vn(2026, 3, 9, 10)).supplemented(vn(2026, 3, 9, 14))
+    h.completed(1, vn(2026, 3, 10, 15), MON).assigned(2, vn(2026, 3, 10, 15), 1)
+    h.completed(2, vn(2026, 3, 13, 10), vn(2026, 3, 10, 15)).resolved(vn(2026, 3, 13, 10))
+    return h
+
+
+async def rows(store: Store, code: str) -> tuple[object, ...]:
+    async with store.units() as uow:
+        d = await uow.session.get(DossierClockRow, code)
+        steps = (await uow.session.exec(select(StepClockRow).where(col(StepClockRow.dossier_code) == code))).all()
+        timers = (await uow.session.exec(select(TimerRow).where(col(TimerRow.dossier_code) == code))).all()
+    assert d is not None
+    return (
+        d.state,
+        d.appointment_at,
+        d.outcome,
+        d.used_minutes,
+        d.paused_minutes,
+        d.responsible_unit_code,
+        d.overruns,
+        sorted((s.ref, s.deadline_at, s.result, s.overrun_minutes, s.is_open) for s in steps),
+        sorted((t.key, t.due_at) for t in timers if t.fired_at is None),
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_facts_in_any_order_leave_the_rows_a_rebuild_gives(store: Store, sla: Sla, seed: int) -> None:
+    code = f"H56.101-260309-{seed:04d}"
+    h = resolved_history(code)
+    order = list(range(len(h.facts)))
+    random.Random(seed).shuffle(order)
+    await feed(store, sla, h, order)
+    live = await rows(store, code)
+    async with store.units() as uow:  # a replay: rows dropped, rebuilt from the facts alone
+        await uow.session.delete(await uow.session.get(DossierClockRow, code))
+    async with store.units() as uow:
+        await refresh(uow, sla, code)
+    assert await rows(store, code) == live
+    assert live[0] == "resolved" and live[2] == "late" and live[5] == "H56.10"
+    assert live[8] == []  # a finished dossier waits for no timer
+
+
+async def test_in_order_each_clock_event_is_emitted_once(store: Store, sla: Sla) -> None:
+    code = "H56.101-260309-0100"
+    h = resolved_history(code)
+    await feed(store, sla, h, list(range(len(h.facts))))
+    emitted = await store.outbox_types(code)
+    assert emitted == Counter(
+        {
+            "clock.started": 1,
+            "clock.paused": 1,
+            "clock.resumed": 1,
+            "dossier.appointment_changed": 1,
+            "dossier.closed": 1,
+        }
+    )
+
+
+def open_history(code: str) -> History:
+    """Step 2 overran (due Wed 11/3 16:00) and the appointment (Thu 12/3 08:00) has passed."""
+    h = History(code=code).accepted(MON, vn(2026, 3, 12, 8)).planned(MON, COMMUNE, DISTRICT).assigned(1, MON)
+    return h.completed(1, vn(2026, 3, 9, 16), MON).assigned(2, vn(2026, 3, 9, 16), 1)
+
+
+async def test_the_sweep_fires_each_due_timer_once_and_records_the_apology(store: Store, sla: Sla) -> None:
+    code = "H56.101-260309-0200"
+    h = open_history(code)
+    await feed(store, sla, h, list(range(len(h.facts))))
+    sweeper = Sweeper(store.units, sla, batch=100, interval_s=1, skip_locked=not is_sqlite(store.engine))
+    assert await sweeper.sweep(vn(2026, 3, 10, 12)) == 0  # nothing due yet
+    assert await sweeper.sweep(vn(2026, 3, 20)) == 5
+    assert await sweeper.sweep(vn(2026, 3, 21)) == 0
+    emitted = await store.outbox_types(code)
+    for kind in ("step.due_soon", "step.overdue", "dossier.due_soon", "dossier.overdue", "dossier.apology_required"):
+        assert emitted[kind] == 1, kind
+    async with store.units() as uow:
+        facts = (await uow.session.exec(select(FactRow.type).where(col(FactRow.dossier_code) == code))).all()
+        d = await uow.session.get(DossierClockRow, code)
+    assert facts.count("dossier.apology_required") == 1
+    assert d is not None and d.apologies == 1
+
+
+async def test_a_timer_whose_step_finished_in_the_meantime_does_not_fire(store: Store, sla: Sla) -> None:
+    code = "H56.101-260309-0300"
+    h = open_history(code)
+    await feed(store, sla, h, list(range(len(h.facts))))
+    # The completion happened before the deadline but reaches sla only after both instants passed: neither the
+    # warning nor the overdue flag is sent about finished work.
+    async with store.units() as uow:
+        timer = (await uow.session.exec(select(TimerRow).where(col(TimerRow.key).startswith("step.overdue")))).first()
+    assert timer is not None
+    h.completed(2, vn(2026, 3, 11, 15), vn(2026, 3, 9, 16))
+    await feed(store, sla, h, [len(h.facts) - 1])
+    sweeper = Sweeper(store.units, sla, batch=100, interval_s=1, skip_locked=not is_sqlite(store.engine))
+    await sweeper.sweep(vn(2026, 3, 20))
+    emitted = await store.outbox_types(code)
+    assert emitted["step.overdue"] == 0 and emitted["step.due_soon"] == 0
+    assert emitted["dossier.overdue"] == 1  # the dossier itself is still without a result
+
+
+async def test_two_sweepers_racing_fire_each_warning_exactly_once(database_url: str, sla: Sla) -> None:
+    url = database_url.format(service="sla")
+    first, second = Store(url), Store(url)
+    await migrate(first.engine, "sla", MIGRATIONS)
+    try:
+        codes = [f"H56.101-260309-{n:04d}" for n in range(400, 440)]
+        for code in codes:
+            h = open_history(code)
+            await feed(first, sla, h, list(range(len(h.facts))))
+        skip = not is_sqlite(first.engine)
+        a = Sweeper(first.units, sla, batch=7, interval_s=1, skip_locked=skip)
+        b = Sweeper(second.units, sla, batch=7, interval_s=1, skip_locked=skip)
+        now = datetime(2026, 3, 20, tzinfo=UTC)
+
+        async def drain(s: Sweeper) -> int:
+            total = 0
+            while fired := await s.sweep(now):
+                total += fired
+            return total
+
+        fired = await asyncio.gather(drain(a), drain(b))
+        assert sum(fired) == 5 * len(codes)
+        for code in codes:
+            emitted = await first.outbox_types(code)
+            assert [emitted[k] for k in sorted(emitted) if k != "clock.started"] == [1, 1, 1, 1, 1], (code, emitted)
+    finally:
+        await first.engine.dispose()
+        await second.engine.dispose()
