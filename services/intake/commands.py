@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,10 +19,10 @@ from shared.events import new_envelope
 from shared.events.dossier import Contact
 from shared.web.audit import audit
 from shared.web.auth import Principal
+from shared.web.business_time import business_time as shared_business_time
 from shared.web.problems import Problem
 
 PRODUCER = "intake"
-CLOCK_SKEW = timedelta(minutes=5)
 
 _NEXT_SEQUENCE = text(
     "INSERT INTO dossier_sequence (unit_code, day, last_value) VALUES (:unit, :period, 1) "
@@ -43,24 +43,7 @@ async def next_code(uow: UnitOfWork, unit_code: str, at: datetime) -> str:
 
 def business_time(principal: Principal, occurred_at: datetime | None, now: datetime | None = None) -> datetime:
     """When the action happened: now, or a back-dated instant for the ``import`` scope only."""
-    now = now or datetime.now(UTC)
-    if occurred_at is None:
-        return now
-    if not principal.has("import"):
-        raise Problem(
-            403,
-            "Forbidden",
-            "Only a key with the import scope may set occurred_at.",
-            errors=[{"source": "body", "field": "occurred_at", "reason": "needs the import scope"}],
-        )
-    if occurred_at > now + CLOCK_SKEW:
-        raise Problem(
-            422,
-            "Invalid request",
-            "occurred_at is in the future.",
-            errors=[{"source": "body", "field": "occurred_at", "reason": "must not be in the future"}],
-        )
-    return occurred_at
+    return shared_business_time(principal.has("import"), occurred_at, now)
 
 
 def contact_of(dossier: Dossier) -> Contact:

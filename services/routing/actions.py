@@ -13,7 +13,6 @@ from services.routing.access import may_act
 from services.routing.commands import (
     HandoverEnd,
     assign,
-    business_time,
     current_handover,
     emit,
     end_handover,
@@ -55,6 +54,7 @@ from shared.events.step import (
 )
 from shared.web.audit import audit
 from shared.web.auth import Principal
+from shared.web.business_time import business_time
 from shared.web.problems import Problem
 
 

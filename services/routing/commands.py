@@ -7,7 +7,7 @@ actions (actions.py). Status changes go through lifecycle.transition; time rules
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,10 +24,8 @@ from services.routing.tables import Handover, Route, Step
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events import new_envelope
 from shared.events.step import DossierResolved, StepAssigned, StepResult, StepResumed
-from shared.web.problems import Problem
 
 PRODUCER = "routing"
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 class RouteStatus(StrEnum):
@@ -242,25 +240,3 @@ async def resume_paused(uow: UnitOfWork, routing: Routing, code: str, kind: Paus
         )
         resumed += 1
     return resumed
-
-
-def business_time(principal_has_import: bool, occurred_at: datetime | None, now: datetime | None = None) -> datetime:
-    """When the action happened: now, or a back-dated instant for the ``import`` scope only."""
-    now = now or datetime.now(UTC)
-    if occurred_at is None:
-        return now
-    if not principal_has_import:
-        raise Problem(
-            403,
-            "Forbidden",
-            "Only a key with the import scope may set occurred_at.",
-            errors=[{"source": "body", "field": "occurred_at", "reason": "needs the import scope"}],
-        )
-    if occurred_at > now + CLOCK_SKEW:
-        raise Problem(
-            422,
-            "Invalid request",
-            "occurred_at is in the future.",
-            errors=[{"source": "body", "field": "occurred_at", "reason": "must not be in the future"}],
-        )
-    return occurred_at

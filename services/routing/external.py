@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.routing import actions
-from services.routing.commands import CLOCK_SKEW, emit, move
+from services.routing.commands import emit, move
 from services.routing.connector_rules import DeliveryStatus
 from services.routing.context import Routing
 from services.routing.domain import interconnection_minutes
@@ -30,6 +30,7 @@ from shared.db import SessionMaker
 from shared.events.step import HandoverAcknowledged, StepAccepted
 from shared.web.audit import audit
 from shared.web.auth import Principal
+from shared.web.business_time import CLOCK_SKEW
 from shared.web.problems import Problem
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from services.sla.context import Sla
 from services.sla.facts import FACT_TYPES
-from services.sla.projection import add_fact, refresh
+from services.sla.projection import refresh, stage_fact
 from shared.bus.handlers import Handler, Handlers
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events import Envelope
@@ -20,7 +20,7 @@ def build_handlers(sla: Sla) -> Handlers:
     handlers = Handlers()
 
     async def record(uow: UnitOfWork, event: Envelope, payload: BaseModel) -> None:
-        await add_fact(uow, event.dossier_code, event.event_id, event.type, event.occurred_at, payload)
+        stage_fact(uow, event.dossier_code, event.event_id, event.type, event.occurred_at, payload)
         await refresh(uow, sla, event.dossier_code)
 
     handler: Handler = record

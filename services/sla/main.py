@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from services.sla.api import router
 from services.sla.context import STATE_KEY, Sla
 from services.sla.handlers import build_handlers
+from services.sla.report_api import router as report_router
 from services.sla.settings import SlaSettings
+from services.sla.slips_api import router as slips_router
 from services.sla.sweep import Sweeper
 from shared.db import is_sqlite
 from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP
@@ -39,7 +41,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
             "delay attribution (unit and level, citizen, interconnection), apologies and reports.",
             settings=s,
             migrations=MIGRATIONS,
-            routers=[router],
+            routers=[router, slips_router, report_router],
             consumes=[INTAKE_DOSSIER.name, ROUTING_STEP.name],
             handlers=build_handlers(sla),
             workers=[sweep_timers],

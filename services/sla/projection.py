@@ -39,7 +39,7 @@ from shared.events.clock import (
 PRODUCER = "sla"
 
 
-async def add_fact(
+def stage_fact(
     uow: UnitOfWork, code: str, event_id: uuid.UUID, type_: str, occurred_at: datetime, payload: BaseModel
 ) -> None:
     uow.session.add(

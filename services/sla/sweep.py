@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from services.sla.attribution import responsible
 from services.sla.clock import DossierClock
 from services.sla.context import Sla
-from services.sla.projection import PRODUCER, add_fact, clock_of, refresh
+from services.sla.projection import PRODUCER, clock_of, refresh, stage_fact
 from services.sla.tables import TimerRow
 from services.sla.timers import (
     APOLOGY,
@@ -157,7 +157,7 @@ class Sweeper:
             reset_allowed=clock.reset is None,
         )
         event_id = uuid.uuid4()
-        await add_fact(uow, code := clock.code, event_id, "dossier.apology_required", at, payload)
+        stage_fact(uow, code := clock.code, event_id, "dossier.apology_required", at, payload)
         uow.emit(
             new_envelope(
                 type="dossier.apology_required",
