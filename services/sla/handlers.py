@@ -8,11 +8,13 @@ from pydantic import BaseModel
 
 from services.sla.context import Sla
 from services.sla.facts import FACT_TYPES
+from services.sla.metrics import HANDOVERS_UNACKNOWLEDGED
 from services.sla.projection import refresh, stage_fact
 from shared.bus.handlers import Handler, Handlers
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events import Envelope
 from shared.events.registry import event_type
+from shared.events.step import HandoverUnacknowledged
 from shared.events.topics import SLA_CLOCK
 
 
@@ -21,6 +23,8 @@ def build_handlers(sla: Sla) -> Handlers:
 
     async def record(uow: UnitOfWork, event: Envelope, payload: BaseModel) -> None:
         stage_fact(uow, event.dossier_code, event.event_id, event.type, event.occurred_at, payload)
+        if isinstance(payload, HandoverUnacknowledged):
+            HANDOVERS_UNACKNOWLEDGED.labels(payload.unit_code).inc()
         await refresh(uow, sla, event.dossier_code)
 
     handler: Handler = record

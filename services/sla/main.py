@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -9,6 +11,7 @@ from fastapi import FastAPI
 from services.sla.api import router
 from services.sla.context import STATE_KEY, Sla
 from services.sla.handlers import build_handlers
+from services.sla.metrics import refresh_gauges
 from services.sla.report_api import router as report_router
 from services.sla.settings import SlaSettings
 from services.sla.slips_api import router as slips_router
@@ -17,6 +20,7 @@ from shared.db import is_sqlite
 from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 
@@ -33,6 +37,17 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
         )
         await sweeper.run()
 
+    async def count_for_gauges(runtime: Runtime) -> None:
+        while True:
+            try:
+                async with runtime.sessions() as session:
+                    await refresh_gauges(session, sla.calendar, sla.policy.step_notice_minutes)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sla gauges: recount failed")
+            await asyncio.sleep(s.gauge_interval_s)
+
     return create_service_app(
         ServiceSpec(
             name="sla",
@@ -44,7 +59,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
             routers=[router, slips_router, report_router],
             consumes=[INTAKE_DOSSIER.name, ROUTING_STEP.name],
             handlers=build_handlers(sla),
-            workers=[sweep_timers],
+            workers=[sweep_timers, count_for_gauges],
             setup=setup,
         )
     )

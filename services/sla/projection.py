@@ -22,6 +22,7 @@ from services.sla.attribution import overruns, responsible
 from services.sla.clock import DossierClock, exclusions, merged_intervals, project
 from services.sla.context import Sla
 from services.sla.facts import Fact, parse_fact
+from services.sla.metrics import DOSSIERS_FINISHED, STEP_BUDGET_SHARE, STEP_WORKING_MINUTES
 from services.sla.tables import DossierClockRow, FactRow, StepClockRow, TimerRow
 from services.sla.timers import timers
 from shared.bus.unit_of_work import UnitOfWork
@@ -93,7 +94,7 @@ async def refresh(uow: UnitOfWork, sla: Sla, code: str, now: datetime | None = N
     )
     _fill(row, clock)
     uow.session.add(row)
-    await _write_steps(uow.session, clock)
+    await _write_steps(uow.session, sla, clock)
     await _reconcile_timers(uow.session, sla, clock)
     return clock
 
@@ -120,7 +121,7 @@ def _fill(row: DossierClockRow, clock: DossierClock) -> None:
     row.overruns = json.dumps([o.model_dump(mode="json") for _, o in overruns(clock)])
 
 
-async def _write_steps(session: AsyncSession, clock: DossierClock) -> None:
+async def _write_steps(session: AsyncSession, sla: Sla, clock: DossierClock) -> None:
     existing = {
         r.ref: r
         for r in (await session.exec(select(StepClockRow).where(col(StepClockRow.dossier_code) == clock.code))).all()
@@ -154,10 +155,19 @@ async def _write_steps(session: AsyncSession, clock: DossierClock) -> None:
             "overrun_minutes": a.overrun_minutes,
             "interconnection_overrun_minutes": a.interconnection_overrun_minutes,
         }
+        if row.is_open and not a.open and a.end in ("completed", "sent_back") and a.ended_at is not None:
+            _observe_step(sla, a.unit_code, a.unit_level, a.budget_minutes, a.assigned_at, a.ended_at, a.paused_minutes)
         for name, value in values.items():
             if getattr(row, name) != value:
                 setattr(row, name, value)
         session.add(row)
+
+
+def _observe_step(sla: Sla, unit: str, level: str, budget: int, start: datetime, end: datetime, paused: int) -> None:
+    minutes = max(0, sla.calendar.working_minutes_between(start, end) - paused)
+    STEP_WORKING_MINUTES.labels(unit, level or "unknown").observe(minutes)
+    if budget:
+        STEP_BUDGET_SHARE.labels(level or "unknown").observe(minutes / budget)
 
 
 async def _reconcile_timers(session: AsyncSession, sla: Sla, clock: DossierClock) -> None:
@@ -234,6 +244,9 @@ def _emit_changes(uow: UnitOfWork, sla: Sla, previous: DossierClockRow | None, c
             )
     if clock.ending is not None and clock.ended_at is not None and not ended_before:
         party = responsible(clock)
+        if clock.ending == "resolved":
+            outcome = clock.outcome.value if clock.outcome else "unknown"
+            DOSSIERS_FINISHED.labels(clock.receiving_unit_code, outcome, party.level if party else "none").inc()
         _emit(
             uow,
             code,

@@ -25,6 +25,7 @@ class SlaSettings(ServiceSettings):
     sweep_interval_s: float = Field(
         default=15.0, gt=0, le=3600, description="How often due timers are looked for (warnings fire within it)."
     )
+    gauge_interval_s: float = Field(default=30.0, gt=0, le=3600, description="How often the gauges are recounted.")
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000)
     quarter_window: Literal["calendar", "15th"] = Field(
         default="calendar",

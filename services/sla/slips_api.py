@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.sla.clock import DossierClock
 from services.sla.context import Sla, sla_of
+from services.sla.metrics import APOLOGIES
 from services.sla.projection import PRODUCER, clock_of, refresh, stage_fact
 from services.sla.slip_pdf import apology_slip_pdf, control_slip_pdf
 from services.sla.slips import apology_slip, control_slip, latest_apology
@@ -172,6 +173,7 @@ async def reset_appointment(
                 reset_allowed=True,
             )
             _record(uow, code, "dossier.apology_required", at, apology)
+            APOLOGIES.labels(clock.receiving_unit_code, apology.responsible_level or "unknown").inc()
         change = AppointmentChanged(
             appointment_at=new,
             previous_appointment_at=clock.appointment_at,

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from services.sla.attribution import responsible
 from services.sla.clock import DossierClock
 from services.sla.context import Sla
+from services.sla.metrics import APOLOGIES, SWEEP_SECONDS, TIMERS_FIRED
 from services.sla.projection import PRODUCER, clock_of, refresh, stage_fact
 from services.sla.tables import TimerRow
 from services.sla.timers import (
@@ -79,9 +80,10 @@ class Sweeper:
         """Fire every timer due at ``now``; how many fired."""
         at = now or datetime.now(UTC)
         fired = 0
-        for timer_id in await self.due(at):
-            async with self._units() as uow:
-                fired += await self._fire(uow, timer_id, at)
+        with SWEEP_SECONDS.time():
+            for timer_id in await self.due(at):
+                async with self._units() as uow:
+                    fired += await self._fire(uow, timer_id, at)
         return fired
 
     async def _fire(self, uow: UnitOfWork, timer_id: int, now: datetime) -> int:
@@ -101,6 +103,7 @@ class Sweeper:
             update(TimerRow).where(col(TimerRow.id) == timer.id, col(TimerRow.fired_at).is_(None)).values(fired_at=now)
         )
         await self._publish(uow, clock, timer)
+        TIMERS_FIRED.labels(timer.kind).inc()
         if timer.kind == APOLOGY:
             await refresh(uow, self._sla, timer.dossier_code, now)
         return 1
@@ -156,6 +159,7 @@ class Sweeper:
             receiving_unit_code=clock.receiving_unit_code,
             reset_allowed=clock.reset is None,
         )
+        APOLOGIES.labels(clock.receiving_unit_code, level or "unknown").inc()
         event_id = uuid.uuid4()
         stage_fact(uow, code := clock.code, event_id, "dossier.apology_required", at, payload)
         uow.emit(

@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlmodel import col, select
 
 from services.sla.context import Sla
 from services.sla.handlers import build_handlers
 from services.sla.main import MIGRATIONS
+from services.sla.metrics import refresh_gauges
 from services.sla.projection import refresh
 from services.sla.settings import SlaSettings
 from services.sla.sweep import Sweeper
@@ -199,3 +201,38 @@ async def test_two_sweepers_racing_fire_each_warning_exactly_once(database_url: 
     finally:
         await first.engine.dispose()
         await second.engine.dispose()
+
+
+async def test_gauges_and_counters_follow_the_clocks(store: Store, sla: Sla) -> None:
+    before = (
+        REGISTRY.get_sample_value("lienthong_sla_step_working_minutes_count", {"unit": "H56.101", "level": "commune"})
+        or 0.0
+    )
+    finished_before = (
+        REGISTRY.get_sample_value(
+            "lienthong_sla_dossiers_finished_total",
+            {"unit": "H56.101", "outcome": "late", "responsible_level": "district"},
+        )
+        or 0.0
+    )
+    for n in range(3):  # open, step 2 overdue since Wed 11/3 16:00
+        h = open_history(f"H56.101-260309-05{n:02d}")
+        await feed(store, sla, h, list(range(len(h.facts))))
+    done = resolved_history("H56.101-260309-0599")  # resolved late, charged to the district
+    await feed(store, sla, done, list(range(len(done.facts))))
+    async with store.units() as uow:
+        await refresh_gauges(uow.session, sla.calendar, sla.policy.step_notice_minutes)
+
+    def value(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    assert value("lienthong_sla_dossiers_in_progress", unit="H56.101", state="running") == 3
+    assert value("lienthong_sla_dossiers_overdue", unit="H56.101") == 3
+    assert value("lienthong_sla_steps_overdue", unit="H56.10", level="district") == 3
+    assert value("lienthong_sla_steps_open", unit="H56.10", level="district") == 3
+    assert value("lienthong_sla_steps_open", unit="H56.101", level="commune") is None
+    assert value("lienthong_sla_step_working_minutes_count", unit="H56.101", level="commune") == before + 4
+    finished = value(
+        "lienthong_sla_dossiers_finished_total", unit="H56.101", outcome="late", responsible_level="district"
+    )
+    assert finished == finished_before + 1
