@@ -19,7 +19,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.attribution import overruns, responsible
-from services.sla.clock import DossierClock, exclusions, merged_intervals, project
+from services.sla.clock import DossierClock, project
+from services.sla.clock_time import exclusions, merged_intervals
 from services.sla.context import Sla
 from services.sla.facts import Fact, parse_fact
 from services.sla.metrics import DOSSIERS_FINISHED, STEP_BUDGET_SHARE, STEP_WORKING_MINUTES

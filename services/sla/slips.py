@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.sla.clock import Apology, DossierClock
+from services.sla.clock_model import Apology, DossierClock
 from services.sla.documents import ApologySlip, ControlSlip, ControlSlipRow
 
 UnitName = Callable[[str | None], str]

@@ -1,0 +1,152 @@
+"""Working time on a dossier's clock: what is excluded, the appointment, step deadlines, overruns, gaps
+between handovers, and early / on time / late. No I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from services.sla.clock_model import DossierClock, HandoverGap, OutcomeBy, StepAttempt
+from shared.calendar import WorkingCalendar
+from shared.events.clock import Outcome, PauseKind
+
+
+def merged_intervals(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def working_minutes_within(
+    calendar: WorkingCalendar, intervals: list[tuple[datetime, datetime]], start: datetime, end: datetime
+) -> int:
+    """Working minutes of the union of ``intervals`` that lie in [start, end]."""
+    total = 0
+    for a, b in merged_intervals(intervals):
+        lo, hi = max(a, start), min(b, end)
+        if hi > lo:
+            total += calendar.working_minutes_between(lo, hi)
+    return total
+
+
+def _citizen_intervals(clock: DossierClock, end: datetime) -> list[tuple[datetime, datetime]]:
+    return [(p.started_at, p.ended_at or end) for p in clock.pauses if p.kind is not PauseKind.STOPPED]
+
+
+def exclusions(clock: DossierClock, end: datetime) -> list[tuple[datetime, datetime]]:
+    spans = _citizen_intervals(clock, end)
+    spans += [(a.assigned_at, a.ended_at or end) for a in clock.attempts if not a.counts]
+    return spans
+
+
+def compute(clock: DossierClock, calendar: WorkingCalendar, outcome_by: OutcomeBy) -> None:
+    end = clock.ended_at if clock.ended_at is not None else clock.as_of
+    end = max(end, clock.started_at)
+    excluded = exclusions(clock, end)
+    clock.excluded_minutes = working_minutes_within(calendar, excluded, clock.started_at, end)
+    clock.paused_minutes = working_minutes_within(calendar, _citizen_intervals(clock, end), clock.started_at, end)
+    clock.used_minutes = max(0, calendar.working_minutes_between(clock.started_at, end) - clock.excluded_minutes)
+    if clock.ending is None:
+        open_pause = next((p for p in reversed(clock.pauses) if p.ended_at is None), None)
+        current = clock.current
+        if open_pause is not None:
+            clock.open_exclusion = open_pause.kind
+        elif current is not None and not current.counts:
+            clock.open_exclusion = PauseKind.NOT_COUNTED_STEP
+    # While an exclusion is open its length is unknown: the appointment stands where it was when it opened.
+    frozen_at = _open_block_start(excluded, end) if clock.open_exclusion is not None else end
+    clock.appointment_at = appointment_at(clock, calendar, frozen_at, excluded)
+    if clock.appointment_at is not None:
+        clock.left_minutes = calendar.working_minutes_between(frozen_at, clock.appointment_at)
+        if clock.ending == "resolved":
+            clock.outcome = compare(end, clock.appointment_at, calendar, outcome_by)
+        elif clock.ending is None:
+            clock.overdue = _minute(frozen_at) > _minute(clock.appointment_at)
+    for a in clock.attempts:
+        _compute_attempt(clock, a, calendar, end)
+    _handover_gaps(clock, calendar)
+
+
+def _open_block_start(spans: list[tuple[datetime, datetime]], end: datetime) -> datetime:
+    """The start of the run of exclusions that reaches ``end`` (still open)."""
+    blocks = merged_intervals(spans)
+    return blocks[-1][0] if blocks and blocks[-1][1] >= end else end
+
+
+def appointment_at(
+    clock: DossierClock, calendar: WorkingCalendar, end: datetime, exclusions: list[tuple[datetime, datetime]]
+) -> datetime | None:
+    if clock.reset is not None and clock.reset_at is not None:
+        base, since = clock.reset.appointment_at, clock.reset_at
+    elif clock.original_appointment_at is not None:
+        base, since = clock.original_appointment_at, clock.started_at
+    else:
+        return None
+    moved = working_minutes_within(calendar, exclusions, since, end)
+    return calendar.add_working_minutes(base, moved) if moved else base
+
+
+def step_deadline(calendar: WorkingCalendar, assigned_at: datetime, budget_minutes: int) -> datetime:
+    """Its budget of working minutes after the handover; a step with no budget is due when its working day
+    closes (as routing has it)."""
+    if budget_minutes == 0:
+        day = calendar.next_working_instant(assigned_at).astimezone(calendar.tz).date()
+        closing = calendar.schedule.closing
+        return datetime.combine(day, time(closing // 60, closing % 60), tzinfo=calendar.tz)
+    return calendar.add_working_minutes(assigned_at, budget_minutes)
+
+
+def _compute_attempt(clock: DossierClock, a: StepAttempt, calendar: WorkingCalendar, end: datetime) -> None:
+    a_end = a.ended_at or end
+    citizen = _citizen_intervals(clock, a_end)
+    a.paused_minutes = working_minutes_within(calendar, citizen, a.assigned_at, a_end)
+    a.paused_now = a.open and any(p.ended_at is None for p in clock.pauses)
+    lost: list[tuple[datetime, datetime]] = []
+    if a.failure_reported is not None:
+        lost.append(a.failure_reported)
+    if a.unacknowledged_since is not None:
+        lost.append((a.unacknowledged_since, a.acknowledged_at or a_end))
+    a.interconnection_minutes = working_minutes_within(calendar, lost, a.assigned_at, a_end)
+    if not a.counts:
+        return
+    base = step_deadline(calendar, a.assigned_at, a.budget_minutes)
+    a.deadline_at = calendar.add_working_minutes(base, a.paused_minutes) if a.paused_minutes else base
+    if a.end in ("completed", "sent_back"):
+        a.result = compare(a_end, a.deadline_at, calendar, "minute")
+    elif a.open and not a.paused_now:
+        a.overdue = _minute(a_end) > _minute(a.deadline_at)
+    past = _minute(a_end) > _minute(a.deadline_at) and (a.end != "closed" or clock.ending == "resolved")
+    if past:
+        overrun = calendar.working_minutes_between(a.deadline_at, a_end)
+        a.interconnection_overrun_minutes = min(overrun, a.interconnection_minutes)
+        a.overrun_minutes = overrun - a.interconnection_overrun_minutes
+
+
+def _handover_gaps(clock: DossierClock, calendar: WorkingCalendar) -> None:
+    ordered = sorted(clock.attempts, key=lambda a: (a.assigned_at, a.seq, a.attempt))
+    previous_end: datetime | None = clock.started_at
+    for a in ordered:
+        if previous_end is not None and a.assigned_at > previous_end:
+            minutes = calendar.working_minutes_between(previous_end, a.assigned_at)
+            if minutes > 0:
+                clock.gaps.append(HandoverGap(a, minutes))
+        previous_end = a.ended_at if a.end in ("completed", "sent_back") else None
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def compare(finished: datetime, due: datetime, calendar: WorkingCalendar, by: OutcomeBy) -> Outcome:
+    """Early, on time or late: by minute, or by the local date (the national index compares dates)."""
+    if by == "date":
+        f, d = finished.astimezone(calendar.tz).date().toordinal(), due.astimezone(calendar.tz).date().toordinal()
+    else:
+        f, d = int(_minute(finished).timestamp()), int(_minute(due).timestamp())
+    if f < d:
+        return Outcome.EARLY
+    return Outcome.ON_TIME if f == d else Outcome.LATE
