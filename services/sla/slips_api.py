@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.sla.clock import DossierClock
 from services.sla.context import Sla, sla_of
+from services.sla.documents import ApologySlip, ControlSlip
 from services.sla.metrics import APOLOGIES
 from services.sla.projection import PRODUCER, clock_of, refresh, stage_fact
 from services.sla.slip_pdf import apology_slip_pdf, control_slip_pdf
@@ -48,6 +49,13 @@ def _procedure_name(sla: Sla, code: str) -> str:
         return code
 
 
+def _document(slip: ControlSlip | ApologySlip, pdf: bytes | None, filename: str) -> Response:
+    if pdf is None:
+        return JSONResponse(jsonable_encoder(asdict(slip)))
+    headers = {"Content-Disposition": f'inline; filename="{filename}"'}
+    return Response(pdf, media_type="application/pdf", headers=headers)
+
+
 async def _clock(session: Any, sla: Sla, code: str) -> DossierClock:
     clock = await clock_of(session, sla, code, None)
     if clock is None:
@@ -65,13 +73,8 @@ async def get_control_slip(code: str, request: Request, session: SessionDep, for
     sla = sla_of(request)
     clock = await _clock(session, sla, code)
     slip = control_slip(clock, _procedure_name(sla, clock.procedure_code), sla.unit_name)
-    if _wants_pdf(format, request):
-        return Response(
-            control_slip_pdf(slip),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="phieu-kiem-soat-{code}.pdf"'},
-        )
-    return JSONResponse(jsonable_encoder(asdict(slip)))
+    pdf = control_slip_pdf(slip) if _wants_pdf(format, request) else None
+    return _document(slip, pdf, f"phieu-kiem-soat-{code}.pdf")
 
 
 @router.get(
@@ -87,13 +90,8 @@ async def get_apology(code: str, request: Request, session: SessionDep, format: 
     if apology is None:
         raise Problem(404, "No apology", f"Dossier {code} has not needed an apology.")
     slip = apology_slip(clock, apology, _procedure_name(sla, clock.procedure_code), sla.unit_name)
-    if _wants_pdf(format, request):
-        return Response(
-            apology_slip_pdf(slip),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="phieu-xin-loi-{code}.pdf"'},
-        )
-    return JSONResponse(jsonable_encoder(asdict(slip)))
+    pdf = apology_slip_pdf(slip) if _wants_pdf(format, request) else None
+    return _document(slip, pdf, f"phieu-xin-loi-{code}.pdf")
 
 
 class ResetIn(BaseModel):
