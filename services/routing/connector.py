@@ -295,9 +295,12 @@ class Connector:
     async def _unacknowledged(self, uow: UnitOfWork, d: HandoverDelivery, now: datetime) -> None:
         handover = await uow.session.get(Handover, d.handover_id)
         assert handover is not None  # _close_if_settled found it
-        waited = max(0, self._routing.calendar.working_minutes_between(handover.handed_over_at, now))
+        # The business instant is when the window closed, not when this watcher noticed: a back-dated handover
+        # (an import, a replay) is unacknowledged as of its own window.
+        at = min(d.ack_due_at or now, now)
+        waited = max(0, self._routing.calendar.working_minutes_between(handover.handed_over_at, at))
         d.ack_due_at = None  # once
-        d.unacknowledged_at = now
+        d.unacknowledged_at = at
         d.updated_at = now
         uow.session.add(d)
         handover.interconnection_minutes = waited
@@ -312,5 +315,5 @@ class Connector:
                 waited_minutes=waited,
                 delivery_id=uuid.UUID(d.id),
             ),
-            now,
+            at,
         )

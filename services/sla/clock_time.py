@@ -109,7 +109,9 @@ def _compute_attempt(clock: DossierClock, a: StepAttempt, calendar: WorkingCalen
     if a.failure_reported is not None:
         lost.append(a.failure_reported)
     if a.unacknowledged_since is not None:
-        lost.append((a.unacknowledged_since, a.acknowledged_at or a_end))
+        # Lost until the system acknowledged it or the unit took the step in hand, whichever came first.
+        settled = min(t for t in (a.acknowledged_at, a.accepted_at, a_end) if t is not None)
+        lost.append((a.unacknowledged_since, max(settled, a.unacknowledged_since)))
     a.interconnection_minutes = working_minutes_within(calendar, lost, a.assigned_at, a_end)
     if not a.counts:
         return

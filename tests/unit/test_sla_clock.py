@@ -130,6 +130,19 @@ def test_time_lost_in_an_unacknowledged_handover_is_the_interconnections() -> No
     )
 
 
+def test_an_unacknowledged_handover_stops_costing_once_the_unit_takes_the_step_in_hand() -> None:
+    land = PlanStep("H56.VPDK.01", "land_office", 960, name="Thẩm định hồ sơ địa chính")
+    h = History().accepted(MON, APPOINTMENT).planned(MON, COMMUNE, land).assigned(1, MON)
+    handed = vn(2026, 3, 9, 16)
+    h.completed(1, handed, MON).assigned(2, handed, 1).unacknowledged(2, handed, vn(2026, 3, 9, 16, 30))
+    h.step_accepted(2, vn(2026, 3, 10, 10))  # the unit accepted through the API; the system never answered
+    h.completed(2, vn(2026, 3, 13, 10), handed)
+    step = at(h, vn(2026, 3, 14)).attempts[1]
+    assert step.interconnection_minutes == 60 + 180  # Mon 16:00–17:00, Tue 07:00–10:00
+    assert step.interconnection_overrun_minutes == 240
+    assert step.overrun_minutes == 60 + 480 + 180 - 240  # Wed 16:00 → Fri 10:00, less the lost time
+
+
 def test_a_failed_handover_splits_the_overrun_between_the_interconnection_and_the_unit() -> None:
     h = two_steps()
     h.completed(1, vn(2026, 3, 9, 16), MON).assigned(2, vn(2026, 3, 9, 16), 1)
