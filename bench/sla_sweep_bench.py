@@ -79,9 +79,9 @@ Rows = list[tuple[Any, ...]]
 
 def history(code: str, n: int) -> History:
     """Nine facts: accepted, routed, step 1 assigned and taken, a supplement asked and given, step 1
-    completed on Tuesday and step 2 assigned and taken."""
+    completed the same day (before its own warning) and step 2 assigned and taken."""
     at = MONDAY + timedelta(minutes=n % 180)
-    tuesday = at + timedelta(days=1)
+    tuesday = at + timedelta(hours=3, minutes=30)
     h = History(code=code).accepted(at, None, days=10).planned(at, RECEIVE, APPRAISE, DECIDE).assigned(1, at)
     h.step_accepted(1, at + timedelta(minutes=20))
     h.supplement(at + timedelta(hours=1), "H56.101").supplemented(at + timedelta(hours=3))

@@ -25,7 +25,7 @@ def build_handlers(sla: Sla) -> Handlers:
         stage_fact(uow, event.dossier_code, event.event_id, event.type, event.occurred_at, payload)
         if isinstance(payload, HandoverUnacknowledged):
             HANDOVERS_UNACKNOWLEDGED.labels(payload.unit_code).inc()
-        await refresh(uow, sla, event.dossier_code)
+        await refresh(uow, sla, event.dossier_code, since=event.occurred_at)
 
     handler: Handler = record
     for type_ in FACT_TYPES:

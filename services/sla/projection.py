@@ -72,8 +72,11 @@ async def clock_of(session: AsyncSession, sla: Sla, code: str, as_of: datetime |
     return project(code, facts, sla.calendar, as_of, sla.outcome_by)
 
 
-async def refresh(uow: UnitOfWork, sla: Sla, code: str, now: datetime | None = None) -> DossierClock | None:
-    """Recompute the dossier from its facts as of now; write its rows and timers; emit what changed."""
+async def refresh(
+    uow: UnitOfWork, sla: Sla, code: str, now: datetime | None = None, since: datetime | None = None
+) -> DossierClock | None:
+    """Recompute the dossier from its facts as of now; write its rows and timers; emit what changed.
+    ``since``: when the fact that prompted it happened (timers due before it are not taken back)."""
     await uow.session.flush()
     facts = await load_facts(uow.session, code)
     if not facts:
@@ -96,7 +99,7 @@ async def refresh(uow: UnitOfWork, sla: Sla, code: str, now: datetime | None = N
     _fill(row, clock)
     uow.session.add(row)
     await _write_steps(uow.session, sla, clock)
-    await _reconcile_timers(uow.session, sla, clock)
+    await _reconcile_timers(uow.session, sla, clock, since)
     return clock
 
 
@@ -171,23 +174,28 @@ def _observe_step(sla: Sla, unit: str, level: str, budget: int, start: datetime,
         STEP_BUDGET_SHARE.labels(level or "unknown").observe(minutes / budget)
 
 
-async def _reconcile_timers(session: AsyncSession, sla: Sla, clock: DossierClock) -> None:
-    """Pending timers become exactly the ones the clock wants; fired ones stay fired (once each)."""
+async def _reconcile_timers(session: AsyncSession, sla: Sla, clock: DossierClock, since: datetime | None) -> None:
+    """Pending timers become the ones the clock wants, with the event each will publish. A pending timer
+    the clock no longer wants but that fell due before the fact now applied (``since``) stays: it was due
+    while that was still true (the sweep was behind). Fired ones stay fired: each fires once."""
     wanted = {t.key: t for t in timers(clock, sla.calendar, sla.policy)}
     rows = (await session.exec(select(TimerRow).where(col(TimerRow.dossier_code) == clock.code))).all()
     have = {r.key: r for r in rows}
-    stale = [r.id for r in rows if r.fired_at is None and r.key not in wanted]
+    stale = [r.id for r in rows if r.fired_at is None and r.key not in wanted and (since is None or r.due_at >= since)]
     if stale:
         await session.exec(delete(TimerRow).where(col(TimerRow.id).in_(stale), col(TimerRow.fired_at).is_(None)))
     for key, timer in wanted.items():
+        payload = timer.payload.model_dump_json() if timer.payload is not None else None
         row = have.get(key)
         if row is None:
-            session.add(TimerRow(dossier_code=clock.code, key=key, kind=timer.kind, due_at=timer.due_at))
-        elif row.fired_at is None and row.due_at != timer.due_at:
+            session.add(
+                TimerRow(dossier_code=clock.code, key=key, kind=timer.kind, due_at=timer.due_at, payload=payload)
+            )
+        elif row.fired_at is None and (row.due_at != timer.due_at or row.payload != payload):
             await session.exec(
                 update(TimerRow)
                 .where(col(TimerRow.id) == row.id, col(TimerRow.fired_at).is_(None))
-                .values(due_at=timer.due_at)
+                .values(due_at=timer.due_at, payload=payload)
             )
 
 

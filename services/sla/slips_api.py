@@ -179,7 +179,7 @@ async def reset_appointment(
             reason=body.reason,
         )
         _record(uow, code, "dossier.appointment_changed", at, change)
-        await refresh(uow, sla, code)
+        await refresh(uow, sla, code, since=at)
         return Outcome(
             200,
             ResetPublic(

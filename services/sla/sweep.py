@@ -1,48 +1,55 @@
 """Firing the timers that are due: step and dossier warnings, overdue flags and apologies.
 
-A sweep reads the pending timers whose instant has come through their index (work proportional to what
-is due, not to what is open), each in its own transaction with its dossier: it checks the timer against
-the dossier's clock at that instant (a late fact may have moved or removed it), marks it fired and emits
-its event in the same transaction, so each fires once. On PostgreSQL several instances share the work:
-a timer row is claimed with FOR UPDATE SKIP LOCKED.
+A sweep claims a batch of due timers in one statement — marked fired and returned, read through the index
+of pending timers by due instant, so the work is proportional to what is due, not to what is open — and
+publishes their events in the same transaction, so each fires once. On PostgreSQL several instances share
+the work: the claim skips rows another instance holds (FOR UPDATE SKIP LOCKED).
+
+The timers need no check here: the projection rewrites a dossier's pending timers, with the event each
+will publish, in the same transaction as every fact of it. Only two kinds are written at the instant they
+fire, from the history as of that instant: the overdue dossier's responsible party, and the apology (its
+reason, responsible unit and proposed appointment), which is also recorded as a fact of the dossier.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.attribution import responsible
-from services.sla.clock import DossierClock
+from services.sla.clock import DossierClock, project
 from services.sla.context import Sla
+from services.sla.facts import Fact, parse_fact
 from services.sla.metrics import APOLOGIES, SWEEP_SECONDS, TIMERS_FIRED
-from services.sla.projection import PRODUCER, clock_of, refresh, stage_fact
-from services.sla.tables import TimerRow
-from services.sla.timers import (
-    APOLOGY,
-    DOSSIER_DUE_SOON,
-    DOSSIER_OVERDUE,
-    STEP_DUE_SOON,
-    STEP_OVERDUE,
-    proposed_appointment,
-    timers,
-)
+from services.sla.projection import PRODUCER, refresh, stage_fact
+from services.sla.tables import FactRow, TimerRow
+from services.sla.timers import APOLOGY, DOSSIER_OVERDUE, dossier_timer, proposed_appointment
 from services.sla.wording import apology_reason
 from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from shared.events import new_envelope
-from shared.events.clock import ApologyRequired, DossierTimer, StepTimer
+from shared.events import Envelope, new_envelope
+from shared.events.clock import ApologyRequired
+from shared.events.registry import event_type
 
 log = logging.getLogger(__name__)
+WRITTEN_WHEN_FIRED = (DOSSIER_OVERDUE, APOLOGY)
 
 
-def _emit(uow: UnitOfWork, type_: str, code: str, at: datetime, payload: BaseModel) -> None:
-    uow.emit(new_envelope(type=type_, dossier_code=code, producer=PRODUCER, occurred_at=at, payload=payload))
+@dataclass(frozen=True)
+class Claimed:
+    dossier_code: str
+    kind: str
+    due_at: datetime
+    payload: str | None
 
 
 class Sweeper:
@@ -66,85 +73,79 @@ class Sweeper:
                 await asyncio.sleep(self._interval)
 
     async def due(self, now: datetime) -> list[int]:
-        """The ids of the timers due at ``now``, oldest first (one index range)."""
-        async with self._units() as uow:
+        """The ids of the timers due at ``now``, oldest first: the index range a sweep claims."""
+        async with self._units.sessions() as session:
             query = (
                 select(TimerRow.id)
                 .where(col(TimerRow.fired_at).is_(None), col(TimerRow.due_at) <= now)
                 .order_by(col(TimerRow.due_at))
                 .limit(self._batch)
             )
-            return [i for i in (await uow.session.exec(query)).all() if i is not None]
+            return [i for i in (await session.exec(query)).all() if i is not None]
 
     async def sweep(self, now: datetime | None = None) -> int:
-        """Fire every timer due at ``now``; how many fired."""
+        """Fire a batch of the timers due at ``now``; how many fired."""
         at = now or datetime.now(UTC)
-        fired = 0
         with SWEEP_SECONDS.time():
-            for timer_id in await self.due(at):
-                async with self._units() as uow:
-                    fired += await self._fire(uow, timer_id, at)
-        return fired
+            async with self._units() as uow:
+                claimed = await self._claim(uow, at)
+                late = [c for c in claimed if c.kind in WRITTEN_WHEN_FIRED]
+                clocks = await self._clocks_at(uow.session, late) if late else {}
+                apologised: list[Claimed] = []
+                batch: list[Envelope] = []
+                for c in claimed:
+                    if c.kind == APOLOGY:
+                        if (clock := clocks.get((c.dossier_code, c.due_at))) is not None:
+                            self._apologise(uow, clock, c.due_at)
+                            apologised.append(c)
+                    elif c.kind == DOSSIER_OVERDUE:
+                        if (clock := clocks.get((c.dossier_code, c.due_at))) is not None:
+                            party = responsible(clock, even_if_on_time=True)
+                            batch.append(_envelope(c, dossier_timer(clock, party)))
+                    elif c.payload is not None:
+                        batch.append(_envelope(c, _payload(c.kind, c.payload)))
+                    TIMERS_FIRED.labels(c.kind).inc()
+                await uow.emit_many(batch)
+                for c in apologised:
+                    await refresh(uow, self._sla, c.dossier_code, at, since=c.due_at)
+        return len(claimed)
 
-    async def _fire(self, uow: UnitOfWork, timer_id: int, now: datetime) -> int:
-        query = select(TimerRow).where(col(TimerRow.id) == timer_id, col(TimerRow.fired_at).is_(None))
-        if self._skip_locked:
-            query = query.with_for_update(skip_locked=True)
-        timer = (await uow.session.exec(query)).first()
-        if timer is None:
-            return 0  # another instance has it, or it fired, or its dossier moved on
-        clock = await clock_of(uow.session, self._sla, timer.dossier_code, timer.due_at)
-        wanted = {t.key: t for t in timers(clock, self._sla.calendar, self._sla.policy)} if clock else {}
-        current = wanted.get(timer.key)
-        if clock is None or current is None or current.due_at > timer.due_at:
-            await refresh(uow, self._sla, timer.dossier_code, now)  # stale: put the timers right
-            return 0
-        await uow.session.exec(
-            update(TimerRow).where(col(TimerRow.id) == timer.id, col(TimerRow.fired_at).is_(None)).values(fired_at=now)
+    async def _claim(self, uow: UnitOfWork, at: datetime) -> list[Claimed]:
+        """Mark a batch of due timers fired and return them, in one statement."""
+        due = (
+            select(TimerRow.id)
+            .where(col(TimerRow.fired_at).is_(None), col(TimerRow.due_at) <= at)
+            .order_by(col(TimerRow.due_at))
+            .limit(self._batch)
         )
-        await self._publish(uow, clock, timer)
-        TIMERS_FIRED.labels(timer.kind).inc()
-        if timer.kind == APOLOGY:
-            await refresh(uow, self._sla, timer.dossier_code, now)
-        return 1
+        if self._skip_locked:
+            due = due.with_for_update(skip_locked=True)
+        claim = (
+            update(TimerRow)
+            .where(col(TimerRow.id).in_(due.scalar_subquery()))
+            .values(fired_at=at)
+            .returning(col(TimerRow.dossier_code), col(TimerRow.kind), col(TimerRow.due_at), col(TimerRow.payload))
+            .execution_options(synchronize_session=False)
+        )
+        rows = (await uow.session.execute(claim)).all()
+        return [Claimed(*row) for row in rows]
 
-    async def _publish(self, uow: UnitOfWork, clock: DossierClock, timer: TimerRow) -> None:
-        code, at = clock.code, timer.due_at
-        if timer.kind in (STEP_DUE_SOON, STEP_OVERDUE):
-            ref = timer.key.split("|", 1)[1]
-            attempt = next(a for a in clock.attempts if a.ref == ref)
-            assert attempt.deadline_at is not None
-            payload = StepTimer(
-                step_id=attempt.step_id,
-                seq=attempt.seq,
-                attempt=attempt.attempt,
-                step_key=attempt.key or None,
-                step_name=attempt.name or None,
-                unit_code=attempt.unit_code,
-                unit_level=attempt.unit_level,
-                deadline_at=attempt.deadline_at,
-                receiving_unit_code=clock.receiving_unit_code,
-            )
-            uow.emit(
-                new_envelope(type=timer.kind, dossier_code=code, producer=PRODUCER, occurred_at=at, payload=payload)
-            )
-        elif timer.kind in (DOSSIER_DUE_SOON, DOSSIER_OVERDUE):
-            assert clock.appointment_at is not None
-            current = clock.current
-            dossier = DossierTimer(
-                appointment_at=clock.appointment_at,
-                receiving_unit_code=clock.receiving_unit_code,
-                current_unit_code=current.unit_code if current else None,
-                current_unit_level=current.unit_level if current else None,
-                responsible=responsible(clock, even_if_on_time=True) if timer.kind == DOSSIER_OVERDUE else None,
-            )
-            uow.emit(
-                new_envelope(type=timer.kind, dossier_code=code, producer=PRODUCER, occurred_at=at, payload=dossier)
-            )
-        elif timer.kind == APOLOGY:
-            await self._apologise(uow, clock, at)
+    async def _clocks_at(
+        self, session: AsyncSession, claimed: list[Claimed]
+    ) -> dict[tuple[str, datetime], DossierClock]:
+        """Each claimed dossier's clock at its timer's instant, from its facts (read in one query)."""
+        codes = sorted({c.dossier_code for c in claimed})
+        facts: dict[str, list[Fact]] = defaultdict(list)
+        for r in (await session.exec(select(FactRow).where(col(FactRow.dossier_code).in_(codes)))).all():
+            facts[r.dossier_code].append(parse_fact(r.type, r.occurred_at, json.loads(r.payload), r.id or 0))
+        found: dict[tuple[str, datetime], DossierClock] = {}
+        for c in claimed:
+            clock = project(c.dossier_code, facts[c.dossier_code], self._sla.calendar, c.due_at, self._sla.outcome_by)
+            if clock is not None and clock.appointment_at is not None:
+                found[(c.dossier_code, c.due_at)] = clock
+        return found
 
-    async def _apologise(self, uow: UnitOfWork, clock: DossierClock, at: datetime) -> None:
+    def _apologise(self, uow: UnitOfWork, clock: DossierClock, at: datetime) -> None:
         assert clock.appointment_at is not None
         party = responsible(clock, even_if_on_time=True)
         current = clock.current
@@ -161,14 +162,24 @@ class Sweeper:
         )
         APOLOGIES.labels(clock.receiving_unit_code, level or "unknown").inc()
         event_id = uuid.uuid4()
-        stage_fact(uow, code := clock.code, event_id, "dossier.apology_required", at, payload)
+        stage_fact(uow, clock.code, event_id, "dossier.apology_required", at, payload)
         uow.emit(
             new_envelope(
                 type="dossier.apology_required",
-                dossier_code=code,
+                dossier_code=clock.code,
                 producer=PRODUCER,
                 occurred_at=at,
                 payload=payload,
                 event_id=event_id,
             )
         )
+
+
+def _envelope(c: Claimed, payload: BaseModel) -> Envelope:
+    return new_envelope(
+        type=c.kind, dossier_code=c.dossier_code, producer=PRODUCER, occurred_at=c.due_at, payload=payload
+    )
+
+
+def _payload(kind: str, raw: str) -> BaseModel:
+    return event_type(kind).payload.model_validate_json(raw)

@@ -118,3 +118,5 @@ class TimerRow(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(40), nullable=False))
     due_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     fired_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The event's payload as JSON; None when it is written at the instant it fires."""

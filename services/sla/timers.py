@@ -4,7 +4,8 @@ Each timer has a stable key; the store keeps one row per key with its due instan
 what is due (an index on the due instant), fires each once, and a timer whose instant moved (a pause, a
 reset) is moved while it has not fired.
 
-- step due soon: one working day before the step's deadline (the unit's legal notice to the desk);
+- step due soon: one working day before the step's deadline (the unit's legal notice to the desk), or
+  halfway through a step shorter than two days;
 - step overdue: the minute after the deadline;
 - dossier due soon: three working hours before the appointment, while there is no result;
 - dossier overdue: the minute after the appointment;
@@ -17,8 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
+
 from services.sla.clock import DossierClock, StepAttempt
 from shared.calendar import WorkingCalendar
+from shared.events.clock import DossierTimer, Overrun, StepTimer
 
 STEP_DUE_SOON = "step.due_soon"
 STEP_OVERDUE = "step.overdue"
@@ -40,6 +44,9 @@ class Timer:
     subject: str
     """The step attempt (``step_id:attempt``), or the appointment's generation ('0', 'reset')."""
     due_at: datetime
+    payload: BaseModel | None = None
+    """The event to publish when it fires, as the history stands; None when it can only be written then
+    (the dossier's responsible party and the apology's proposal depend on the instant)."""
 
     @property
     def key(self) -> str:
@@ -95,6 +102,33 @@ def proposed_appointment(clock: DossierClock, calendar: WorkingCalendar, at: dat
     return calendar.add_working_minutes(max(at, current.deadline_at), remaining_budget(clock, current))
 
 
+def step_timer(clock: DossierClock, a: StepAttempt) -> StepTimer:
+    assert a.deadline_at is not None
+    return StepTimer(
+        step_id=a.step_id,
+        seq=a.seq,
+        attempt=a.attempt,
+        step_key=a.key or None,
+        step_name=a.name or None,
+        unit_code=a.unit_code,
+        unit_level=a.unit_level,
+        deadline_at=a.deadline_at,
+        receiving_unit_code=clock.receiving_unit_code,
+    )
+
+
+def dossier_timer(clock: DossierClock, party: Overrun | None) -> DossierTimer:
+    assert clock.appointment_at is not None
+    current = clock.current
+    return DossierTimer(
+        appointment_at=clock.appointment_at,
+        receiving_unit_code=clock.receiving_unit_code,
+        current_unit_code=current.unit_code if current else None,
+        current_unit_level=current.unit_level if current else None,
+        responsible=party,
+    )
+
+
 def timers(clock: DossierClock, calendar: WorkingCalendar, policy: TimerPolicy) -> list[Timer]:
     """Every timer the dossier should have now; the ones it should not (a finished step, a paused clock)
     are absent."""
@@ -104,13 +138,16 @@ def timers(clock: DossierClock, calendar: WorkingCalendar, policy: TimerPolicy) 
     for a in clock.attempts:
         if not a.open or a.deadline_at is None or a.paused_now:
             continue
-        notice = calendar.add_working_minutes(a.deadline_at, -policy.step_notice_minutes)
-        found.append(Timer(STEP_DUE_SOON, a.ref, max(notice, a.assigned_at)))
-        found.append(Timer(STEP_OVERDUE, a.ref, _after(a.deadline_at)))
+        # A step shorter than the notice is warned halfway through, not the moment it is handed over.
+        lead = min(policy.step_notice_minutes, a.budget_minutes // 2)
+        notice = calendar.add_working_minutes(a.deadline_at, -lead)
+        payload = step_timer(clock, a)
+        found.append(Timer(STEP_DUE_SOON, a.ref, max(notice, a.assigned_at), payload))
+        found.append(Timer(STEP_OVERDUE, a.ref, _after(a.deadline_at), payload))
     if clock.appointment_at is not None and clock.open_exclusion is None:
         gen = generation(clock)
         notice = calendar.add_working_minutes(clock.appointment_at, -policy.dossier_notice_minutes)
-        found.append(Timer(DOSSIER_DUE_SOON, gen, max(notice, clock.started_at)))
+        found.append(Timer(DOSSIER_DUE_SOON, gen, max(notice, clock.started_at), dossier_timer(clock, None)))
         found.append(Timer(DOSSIER_OVERDUE, gen, _after(clock.appointment_at)))
         if (instant := apology_instant(clock, calendar)) is not None:
             found.append(Timer(APOLOGY, gen, instant))

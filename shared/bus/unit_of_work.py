@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.bus.outbox import stage_event
+from shared.bus.outbox import stage_event, stage_events
 from shared.db import SessionMaker
 from shared.events.envelope import Envelope
 
@@ -21,6 +21,11 @@ class UnitOfWork:
         """Stage an event; it leaves through the outbox only if this unit of work commits."""
         stage_event(self.session, envelope)
         self.emitted.append(envelope)
+
+    async def emit_many(self, envelopes: list[Envelope]) -> None:
+        """Stage a batch of events in one statement."""
+        await stage_events(self.session, envelopes)
+        self.emitted.extend(envelopes)
 
 
 class UnitOfWorkFactory:

@@ -132,9 +132,10 @@ async def test_in_order_each_clock_event_is_emitted_once(store: Store, sla: Sla)
 
 
 def open_history(code: str) -> History:
-    """Step 2 overran (due Wed 11/3 16:00) and the appointment (Thu 12/3 08:00) has passed."""
+    """Step 2 overran (due Wed 11/3 11:00; notice Tue 10/3 11:00) and the appointment (Thu 12/3 08:00) has
+    passed. Step 1 finished before its own notice (halfway: Mon 14:00)."""
     h = History(code=code).accepted(MON, vn(2026, 3, 12, 8)).planned(MON, COMMUNE, DISTRICT).assigned(1, MON)
-    return h.completed(1, vn(2026, 3, 9, 16), MON).assigned(2, vn(2026, 3, 9, 16), 1)
+    return h.completed(1, vn(2026, 3, 9, 11), MON).assigned(2, vn(2026, 3, 9, 11), 1)
 
 
 async def test_the_sweep_fires_each_due_timer_once_and_records_the_apology(store: Store, sla: Sla) -> None:
@@ -142,7 +143,7 @@ async def test_the_sweep_fires_each_due_timer_once_and_records_the_apology(store
     h = open_history(code)
     await feed(store, sla, h, list(range(len(h.facts))))
     sweeper = Sweeper(store.units, sla, batch=100, interval_s=1, skip_locked=not is_sqlite(store.engine))
-    assert await sweeper.sweep(vn(2026, 3, 10, 12)) == 0  # nothing due yet
+    assert await sweeper.sweep(vn(2026, 3, 10, 10)) == 0  # nothing due yet
     assert await sweeper.sweep(vn(2026, 3, 20)) == 5
     assert await sweeper.sweep(vn(2026, 3, 21)) == 0
     emitted = await store.outbox_types(code)
@@ -155,21 +156,29 @@ async def test_the_sweep_fires_each_due_timer_once_and_records_the_apology(store
     assert d is not None and d.apologies == 1
 
 
-async def test_a_timer_whose_step_finished_in_the_meantime_does_not_fire(store: Store, sla: Sla) -> None:
-    code = "H56.101-260309-0300"
+@pytest.mark.parametrize(
+    ("finished", "fired"),
+    [
+        (vn(2026, 3, 10, 10), {"step.due_soon": 0, "step.overdue": 0}),  # before the notice (Tue 11:00)
+        (vn(2026, 3, 11, 10), {"step.due_soon": 1, "step.overdue": 0}),  # after the notice, before the deadline
+        (vn(2026, 3, 12, 10), {"step.due_soon": 1, "step.overdue": 1}),  # after the deadline (Wed 11:00)
+    ],
+)
+async def test_a_sweep_that_was_behind_fires_what_fell_due_before_the_step_finished(
+    store: Store, sla: Sla, finished: datetime, fired: dict[str, int]
+) -> None:
+    code = f"H56.101-260309-03{finished.day:02d}"
     h = open_history(code)
     await feed(store, sla, h, list(range(len(h.facts))))
-    # The completion happened before the deadline but reaches sla only after both instants passed: neither the
-    # warning nor the overdue flag is sent about finished work.
-    async with store.units() as uow:
-        timer = (await uow.session.exec(select(TimerRow).where(col(TimerRow.key).startswith("step.overdue")))).first()
-    assert timer is not None
-    h.completed(2, vn(2026, 3, 11, 15), vn(2026, 3, 9, 16))
+    # The completion reaches sla before any sweep ran (a sweeper down, or behind): what was due before the
+    # step finished still fires, once; what would have been due after it does not.
+    h.completed(2, finished, vn(2026, 3, 9, 11))
     await feed(store, sla, h, [len(h.facts) - 1])
     sweeper = Sweeper(store.units, sla, batch=100, interval_s=1, skip_locked=not is_sqlite(store.engine))
     await sweeper.sweep(vn(2026, 3, 20))
+    await sweeper.sweep(vn(2026, 3, 21))
     emitted = await store.outbox_types(code)
-    assert emitted["step.overdue"] == 0 and emitted["step.due_soon"] == 0
+    assert {k: emitted[k] for k in fired} == fired
     assert emitted["dossier.overdue"] == 1  # the dossier itself is still without a result
 
 
