@@ -10,8 +10,8 @@ flags, some apologies) due over the next 30 days, and fired ones of earlier step
 that the partial index ix_sla_timer_due leaves out.
 
 Measures ``Sweeper.due`` alone (the index read of the due ids) and one full ``Sweeper.sweep`` that fires
-the 1,000 (each in its own transaction: its facts loaded, its clock projected, the timer checked, marked
-fired, its event put in the outbox), ``--runs`` times with the fired timers and their outbox rows put
+the 1,000 (one transaction: claimed and marked fired in one statement, their events, kept on the timer
+rows, put in the outbox in one insert), ``--runs`` times with the fired timers and their outbox rows put
 back between runs; checks every run fired exactly the due timers and emitted one event each. Prints the
 plan of the due query (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE). ``--profile`` adds one sweep under
 cProfile. Writes var/bench/sla-sweep-sqlite.json or var/bench/sla-sweep-postgresql.json.
