@@ -52,6 +52,7 @@ from services.sla.settings import SlaSettings
 from services.sla.sweep import Sweeper
 from services.sla.timers import APOLOGY, DOSSIER_DUE_SOON, DOSSIER_OVERDUE, STEP_DUE_SOON, STEP_OVERDUE
 from shared.bus.unit_of_work import UnitOfWorkFactory
+from shared.calendar import vietnam_calendar
 from shared.db import create_engine, is_sqlite, migrate, session_maker
 from shared.events import new_envelope
 from tests.support.sla_history import History, PlanStep, vn
@@ -69,6 +70,7 @@ LOAD_BATCH = 200_000  # timer rows per transaction (SQLite) or COPY (PostgreSQL)
 # deadline, on Wednesday; the step's overdue flag (Thursday) and the dossier's timers (10 working days)
 # come later.
 MONDAY = vn(2026, 3, 9, 8)
+CALENDAR = vietnam_calendar()
 RECEIVE = PlanStep("H56.101", "commune", 480, name="Tiếp nhận, thẩm định hồ sơ")
 APPRAISE = PlanStep("H56.10", "district", 960, name="Thẩm định, trình ký")
 DECIDE = PlanStep("H56.10", "district", 480, name="Phê duyệt kết quả")
@@ -82,7 +84,8 @@ def history(code: str, n: int) -> History:
     completed the same day (before its own warning) and step 2 assigned and taken."""
     at = MONDAY + timedelta(minutes=n % 180)
     tuesday = at + timedelta(hours=3, minutes=30)
-    h = History(code=code).accepted(at, None, days=10).planned(at, RECEIVE, APPRAISE, DECIDE).assigned(1, at)
+    appointment = CALENDAR.add_working_days(at, 10)  # as intake issues it
+    h = History(code=code).accepted(at, appointment, days=10).planned(at, RECEIVE, APPRAISE, DECIDE).assigned(1, at)
     h.step_accepted(1, at + timedelta(minutes=20))
     h.supplement(at + timedelta(hours=1), "H56.101").supplemented(at + timedelta(hours=3))
     h.completed(1, tuesday, at).assigned(2, tuesday, 1).step_accepted(2, tuesday + timedelta(minutes=20))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from services.intake.commands import Actor, business_time, change_status, load, record
+from services.intake.commands import Actor, change_status, load, record
 from services.intake.domain import DossierStatus
 from services.intake.lifecycle import Action
 from services.intake.schemas import (
@@ -31,6 +31,7 @@ from shared.events.dossier import (
     SupplementRequested,
 )
 from shared.web.auth import Principal
+from shared.web.business_time import business_time
 
 
 async def _act(
@@ -43,7 +44,7 @@ async def _act(
     payload: BaseModel,
     reason: str | None = None,
 ) -> Dossier:
-    at = business_time(principal, occurred_at)
+    at = business_time(principal.has("import"), occurred_at)
     dossier = await load(uow, code)
     was = DossierStatus(dossier.status)
     change_status(dossier, principal, action, at)

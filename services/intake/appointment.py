@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 
 from shared.calendar import WorkingCalendar
+from shared.calendar.deadlines import due_after
 from shared.events.dossier import StatutoryTime, TimeUnit
 
 
@@ -21,12 +22,8 @@ def appointment_for(calendar: WorkingCalendar, accepted_at: datetime, statutory:
     too) and move off days off. Zero days means "within the day": due when the clock-start day's last
     working period ends."""
     start = calendar.clock_start(accepted_at)
-    if statutory.amount == 0:
-        closing = calendar.schedule.closing
-        local = start.astimezone(calendar.tz)
-        due = datetime.combine(local.date(), time(closing // 60, closing % 60), tzinfo=calendar.tz)
-    elif statutory.unit is TimeUnit.WORKING_DAYS:
-        due = calendar.add_working_days(start, statutory.amount)
+    if statutory.unit is TimeUnit.WORKING_DAYS or statutory.amount == 0:
+        due = due_after(calendar, start, calendar.days_to_minutes(statutory.amount))
     else:
         due = calendar.add_calendar_days(start, round(statutory.amount))
     return Appointment(clock_starts_at=start, due_at=due)

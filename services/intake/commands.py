@@ -19,7 +19,6 @@ from shared.events import new_envelope
 from shared.events.dossier import Contact
 from shared.web.audit import audit
 from shared.web.auth import Principal
-from shared.web.business_time import business_time as shared_business_time
 from shared.web.problems import Problem
 
 PRODUCER = "intake"
@@ -39,11 +38,6 @@ async def next_number(uow: UnitOfWork, unit_code: str, period: str) -> int:
 
 async def next_code(uow: UnitOfWork, unit_code: str, at: datetime) -> str:
     return dossier_code(unit_code, at, await next_number(uow, unit_code, sequence_day(at)))
-
-
-def business_time(principal: Principal, occurred_at: datetime | None, now: datetime | None = None) -> datetime:
-    """When the action happened: now, or a back-dated instant for the ``import`` scope only."""
-    return shared_business_time(principal.has("import"), occurred_at, now)
 
 
 def contact_of(dossier: Dossier) -> Contact:

@@ -14,7 +14,6 @@ from services.intake.access import accepts_at_once, may_submit
 from services.intake.appointment import appointment_for
 from services.intake.commands import (
     Actor,
-    business_time,
     change_status,
     contact_of,
     load,
@@ -37,6 +36,7 @@ from shared.events.dossier import (
     TimeUnit,
 )
 from shared.web.auth import Principal
+from shared.web.business_time import business_time
 from shared.web.problems import Problem
 
 
@@ -119,7 +119,7 @@ async def file_dossier(
     ``accept_now`` overrides that for an import: False leaves a desk's (or an import key's) dossier
     submitted, as a legacy history starting with "submit" says; True requires a key that may accept.
     """
-    at = business_time(principal, body.occurred_at)
+    at = business_time(principal.has("import"), body.occurred_at)
     if not may_submit(principal, body.receiving_unit_code):
         raise Problem(403, "Forbidden", f"This API key may not file dossiers at unit {body.receiving_unit_code}.")
     desk = accepts_at_once(principal, body.receiving_unit_code)
@@ -197,7 +197,7 @@ async def file_dossier(
 
 
 async def accept(uow: UnitOfWork, filing: Filing, principal: Principal, code: str, body: AcceptIn) -> Dossier:
-    at = business_time(principal, body.occurred_at)
+    at = business_time(principal.has("import"), body.occurred_at)
     dossier = await load(uow, code)
     change_status(dossier, principal, Action.ACCEPT, at)
     await _accept(uow, filing, dossier, Actor(principal), at, transitioned=True)

@@ -9,23 +9,17 @@ the Be Vietnam Pro TrueType font, which the ``fontpkg-be-vietnam-pro`` wheel shi
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 import segno
 from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 
-from services.intake.domain import VN_TZ
+from shared.pdf import VietnamesePdf, nfc, vietnamese_date, vietnamese_datetime
 
-FONT_FAMILY = "BeVietnamPro"
-_FONT_PACKAGE = "fontpkg_be_vietnam_pro"
-_FONT_FILES = {"": "Regular", "B": "Bold", "I": "Italic", "BI": "BoldItalic"}
 _PERSONAL_ID = re.compile(r"^\d{12}$")
 
 
@@ -128,23 +122,6 @@ class ReceiptData:
             raise ValueError("processing time must not be negative, and there is at least one dossier set")
 
 
-def _dd(day: int) -> str:
-    return f"{day:02d}" if day < 10 else str(day)
-
-
-def vietnamese_date(moment: datetime) -> str:
-    """ "ngày 05 tháng 02 năm 2026": days below 10 and months 1-2 get a leading zero, as on state documents."""
-    local = moment.astimezone(VN_TZ)
-    month = f"{local.month:02d}" if local.month <= 2 else str(local.month)
-    return f"ngày {_dd(local.day)} tháng {month} năm {local.year}"
-
-
-def vietnamese_datetime(moment: datetime) -> str:
-    """ "08 giờ 30 phút, ngày 24 tháng 11 năm 2026", in Vietnam's time."""
-    local = moment.astimezone(VN_TZ)
-    return f"{local.hour:02d} giờ {local.minute:02d} phút, {vietnamese_date(local)}"
-
-
 def processing_time_text(data: ReceiptData) -> str:
     if data.processing_time == 0:
         return "trong ngày"
@@ -188,66 +165,34 @@ def tracking_qr(data: ReceiptData) -> segno.QRCode:
     return segno.make(data.tracking_url, error="m", micro=False)
 
 
-def font_path(style: str = "") -> Path:
-    return Path(str(files(_FONT_PACKAGE) / "files" / f"BeVietnamPro-{_FONT_FILES[style]}.ttf"))
-
-
-class _Slip(FPDF):
+class _Slip(VietnamesePdf):
     LINE = 5.6
+    SIZE = 11.5
 
     def __init__(self) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self.set_margins(left=20, top=15, right=15)
-        self.set_auto_page_break(auto=True, margin=15)
-        for style in _FONT_FILES:
-            self.add_font(FONT_FAMILY, style, font_path(style))
-        self.set_title("Giấy tiếp nhận hồ sơ và hẹn trả kết quả")
-        self.set_creator("lienthong")
-
-    def font(self, style: str = "", size: float = 12) -> None:
-        self.set_font(FONT_FAMILY, style, size)
+        super().__init__("Giấy tiếp nhận hồ sơ và hẹn trả kết quả")
 
     def line_text(self, text: str, style: str = "", size: float = 11.5, align: str = "L") -> None:
         self.font(style, size)
-        self.multi_cell(0, self.LINE, _nfc(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def field(self, label: str, value: str) -> None:
-        """``label`` in regular weight, ``value`` in bold, wrapped together like a filled-in form line."""
-        self.set_x(self.l_margin)
-        self.font("", 11.5)
-        self.write(self.LINE, _nfc(label))
-        self.font("B", 11.5)
-        self.write(self.LINE, _nfc(value))
-        self.ln(self.LINE)
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+        self.multi_cell(0, self.LINE, nfc(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _header(pdf: _Slip, data: ReceiptData) -> None:
     left_w, top = 88.0, pdf.get_y()
     pdf.font("", 10.5)
-    pdf.multi_cell(left_w, 5, _nfc(data.parent_name.upper()), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(left_w, 5, nfc(data.parent_name.upper()), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.font("B", 10.5)
-    pdf.multi_cell(left_w, 5, _nfc(data.unit_name.upper()), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(left_w, 5, nfc(data.unit_name.upper()), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     left_bottom = pdf.get_y()
     pdf.line(pdf.l_margin + left_w / 2 - 12, left_bottom + 1, pdf.l_margin + left_w / 2 + 12, left_bottom + 1)
     right_x, right_w = pdf.l_margin + left_w, pdf.epw - left_w
-    pdf.set_xy(right_x, top)
-    pdf.font("B", 10.5)
-    pdf.cell(right_w, 5, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.font("B", 12)
-    pdf.cell(right_w, 6, "Độc lập - Tự do - Hạnh phúc", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    motto_w = pdf.get_string_width("Độc lập - Tự do - Hạnh phúc")
-    center = right_x + right_w / 2
-    pdf.line(center - motto_w / 2, pdf.get_y() + 0.5, center + motto_w / 2, pdf.get_y() + 0.5)
+    pdf.nation_and_motto(right_x, right_w, top, 10.5)
     pdf.set_y(max(left_bottom, pdf.get_y()) + 3)
     pdf.font("", 11.5)
-    pdf.cell(left_w, 6, _nfc(f"Số: {data.tracking_book_number}"), align="C")
+    pdf.cell(left_w, 6, nfc(f"Số: {data.tracking_book_number}"), align="C")
     place = f"{data.place_name}, " if data.place_name else ""
     pdf.font("I", 11.5)
-    pdf.cell(right_w, 6, _nfc(place + vietnamese_date(data.received_at)), align="C", new_x=XPos.LMARGIN)
+    pdf.cell(right_w, 6, nfc(place + vietnamese_date(data.received_at)), align="C", new_x=XPos.LMARGIN)
     pdf.ln(10)
 
 
@@ -263,7 +208,7 @@ def _documents_table(pdf: _Slip, data: ReceiptData) -> None:
     ) as table:
         table.row(["TT", "Tên giấy tờ", "Hình thức", "Số lượng"])
         for n, doc in enumerate(data.documents, start=1):
-            table.row([str(n), _nfc(doc.name), doc.form.label, str(doc.copies)])
+            table.row([str(n), nfc(doc.name), doc.form.label, str(doc.copies)])
     pdf.ln(2)
 
 
@@ -318,7 +263,7 @@ def _signatures(pdf: _Slip, data: ReceiptData) -> None:
         pdf.cell(half, 5, "(Ký và ghi rõ họ tên)", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
         pdf.set_xy(pdf.l_margin + i * half, pdf.get_y() + 17)
         pdf.font("B", 12)
-        pdf.cell(half, 6, _nfc(name), align="C")
+        pdf.cell(half, 6, nfc(name), align="C")
 
 
 def render_receipt_pdf(data: ReceiptData) -> bytes:

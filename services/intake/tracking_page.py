@@ -13,7 +13,7 @@ from html import escape
 from typing import NamedTuple
 
 from services.intake.domain import VN_TZ
-from services.intake.receipt import vietnamese_datetime
+from shared.pdf import vietnamese_datetime
 
 STATUS_LABELS: dict[int, str] = {
     1: "Mới đăng ký",

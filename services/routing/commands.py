@@ -18,10 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.routing.context import Routing
 from services.routing.deliveries import open_delivery
-from services.routing.domain import handover_id_for, is_overdue, resume, step_deadline, timeliness
+from services.routing.domain import handover_id_for, is_overdue, resume, step_deadline
 from services.routing.lifecycle import OPEN, PAUSES, PauseKind, StepAction, StepStatus, transition
 from services.routing.tables import Handover, Route, Step
 from shared.bus.unit_of_work import UnitOfWork
+from shared.calendar.deadlines import timeliness
 from shared.events import new_envelope
 from shared.events.step import DossierResolved, StepAssigned, StepResult, StepResumed
 

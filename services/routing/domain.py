@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 
 from shared.calendar import WorkingCalendar
+from shared.calendar.deadlines import due_after, is_past, minute_of
 from shared.events.step import StepResult
 
 RESULT_LABELS_VI = {StepResult.EARLY: "trước hạn", StepResult.ON_TIME: "đúng hạn", StepResult.LATE: "quá hạn"}
@@ -45,32 +46,14 @@ def first_handover_at(calendar: WorkingCalendar, accepted_at: datetime) -> datet
 def step_deadline(
     calendar: WorkingCalendar, assigned_at: datetime, budget_minutes: int, counts: bool
 ) -> datetime | None:
-    """A counting step is due its budget of working minutes after its handover; others have no deadline.
-    A counting step with no budget (a same-day procedure) is due when its working day closes."""
-    if not counts:
-        return None
-    if budget_minutes == 0:
-        day = calendar.next_working_instant(assigned_at).astimezone(calendar.tz).date()
-        closing = calendar.schedule.closing
-        return datetime.combine(day, time(closing // 60, closing % 60), tzinfo=calendar.tz)
-    return calendar.add_working_minutes(assigned_at, budget_minutes)
-
-
-def _minute(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
-
-
-def timeliness(finished_at: datetime, deadline_at: datetime) -> StepResult:
-    """Early, on time or late, compared by minute: finishing within the deadline's minute is on time."""
-    finished, deadline = _minute(finished_at), _minute(deadline_at)
-    if finished < deadline:
-        return StepResult.EARLY
-    return StepResult.ON_TIME if finished == deadline else StepResult.LATE
+    """A counting step is due its budget of working minutes after its handover (a step with no budget when
+    its working day closes); others have no deadline."""
+    return due_after(calendar, assigned_at, budget_minutes) if counts else None
 
 
 def is_overdue(at: datetime, deadline_at: datetime | None) -> bool:
     """Whether a step still running at ``at`` is past its deadline (by minute)."""
-    return deadline_at is not None and timeliness(at, deadline_at) is StepResult.LATE
+    return deadline_at is not None and is_past(at, deadline_at)
 
 
 @dataclass(frozen=True)
@@ -105,7 +88,7 @@ def time_left(
     """Working minutes until the deadline, negative when overdue; frozen while the step is paused."""
     if deadline_at is None:
         return None
-    at = _minute(paused_at or now)
+    at = minute_of(paused_at or now)
     return TimeLeft(calendar.working_minutes_between(at, deadline_at), is_overdue(at, deadline_at))
 
 

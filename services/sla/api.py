@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
 from sqlmodel import col, select
 
 from services.sla.attribution import overruns, responsible
@@ -31,16 +32,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No clock for this dossier (never accepted, or not seen yet)"},
     422: {"description": "Invalid parameter"},
 }
+Instant = AwareDatetime  # an instant given without its UTC offset is refused (422), never guessed
 AsOf = Annotated[
-    datetime | None,
+    Instant | None,
     Query(description="The instant to compute the clock at (ISO 8601 with an offset); default now."),
 ]
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    if at is not None and at.tzinfo is None:
-        raise Problem(422, "Invalid as_of", "as_of needs a UTC offset, e.g. 2026-03-31T17:00:00+07:00.")
-    return at
 
 
 @router.get(
@@ -54,7 +50,7 @@ def _aware(at: datetime | None) -> datetime | None:
     "the live state did at that instant.",
 )
 async def get_clock(code: str, request: Request, session: SessionDep, as_of: AsOf = None) -> ClockPublic:
-    clock = await clock_of(session, sla_of(request), code, _aware(as_of))
+    clock = await clock_of(session, sla_of(request), code, as_of)
     if clock is None:
         when = f" as of {as_of.isoformat()}" if as_of else ""
         raise Problem(404, "Clock not found", f"No clock for dossier {code!r}{when}.")
@@ -80,7 +76,7 @@ async def get_clock(code: str, request: Request, session: SessionDep, as_of: AsO
         excluded_minutes=clock.excluded_minutes,
         paused_for=clock.open_exclusion,
         responsible=party,
-        overruns=[o for _, o in overruns(clock)],
+        overruns=[o for o in overruns(clock)],
         apologies=len(clock.apologies),
         steps=[
             StepClockPublic(

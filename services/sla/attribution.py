@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.sla.clock import DossierClock, StepAttempt
-from shared.events.clock import Outcome, Overrun, Party
+from shared.events.clock import Overrun, Party
+from shared.events.step import StepResult
 
 INTERCONNECTION = "interconnection"
 
@@ -31,8 +32,9 @@ def _item(party: Party, a: StepAttempt, minutes: int) -> Overrun:
     )
 
 
-def overruns(clock: DossierClock) -> list[tuple[datetime, Overrun]]:
-    """Every overrun with the instant that orders it (the handover it belongs to), in that order."""
+def overruns(clock: DossierClock) -> list[Overrun]:
+    """Every overrun, in the order of the handovers they belong to (a handover's lost time before its
+    unit's own overrun)."""
     items: list[tuple[datetime, int, Overrun]] = []
     for a in clock.attempts:
         if a.interconnection_overrun_minutes:
@@ -42,22 +44,23 @@ def overruns(clock: DossierClock) -> list[tuple[datetime, Overrun]]:
     for gap in clock.gaps:
         items.append((gap.to.assigned_at, 0, _item(Party.INTERCONNECTION, gap.to, gap.minutes)))
     items.sort(key=lambda i: (i[0], i[1]))
-    return [(at, item) for at, _, item in items]
+    return [item for _, _, item in items]
 
 
 def is_late(clock: DossierClock) -> bool:
-    return clock.outcome is Outcome.LATE or clock.overdue
+    return clock.outcome is StepResult.LATE or clock.overdue
 
 
-def responsible(clock: DossierClock, *, even_if_on_time: bool = False) -> Overrun | None:
+def responsible(
+    clock: DossierClock, items: list[Overrun] | None = None, *, even_if_on_time: bool = False
+) -> Overrun | None:
     """The party a late dossier is attributed to; None while it is on time (unless asked for the would-be
-    party, as an apology before the appointment needs)."""
+    party, as an apology before the appointment needs). ``items``: its overruns, when already at hand."""
     if not (even_if_on_time or is_late(clock)):
         return None
-    items = overruns(clock)
+    items = overruns(clock) if items is None else items
     if items:
-        best_index = max(range(len(items)), key=lambda i: (items[i][1].minutes, i))
-        return items[best_index][1]
+        return items[max(range(len(items)), key=lambda i: (items[i].minutes, i))]
     holder = _holder_at_appointment(clock)
     if holder is None:
         return None

@@ -32,7 +32,7 @@ from services.sla.clock_time import compute
 from services.sla.facts import Fact, in_business_order
 from shared.calendar import WorkingCalendar
 from shared.events.clock import ApologyRequired, AppointmentChange, AppointmentChanged, PauseKind
-from shared.events.dossier import DossierAccepted, FinancialObligationSet, SupplementRequested, TimeUnit
+from shared.events.dossier import DossierAccepted, FinancialObligationSet, SupplementRequested
 from shared.events.step import (
     DossierResolved,
     HandoverAcknowledged,
@@ -76,19 +76,13 @@ def project(
 def _opened(code: str, fact: Fact, calendar: WorkingCalendar, as_of: datetime) -> DossierClock:
     accepted = fact.payload
     assert isinstance(accepted, DossierAccepted)
-    started = accepted.clock_starts_at or calendar.clock_start(accepted.received_at)
-    appointment = accepted.appointment_at
-    if appointment is None and accepted.statutory is not None:
-        if accepted.statutory.unit is TimeUnit.WORKING_DAYS:
-            appointment = calendar.add_working_minutes(started, round(accepted.statutory.amount * 480))
-        else:
-            appointment = calendar.add_calendar_days(started, round(accepted.statutory.amount))
+    # Intake issues the appointment; without one (a procedure of unknown time) nothing is ever overdue.
     return DossierClock(
         code=code,
         accepted=accepted,
         accepted_at=accepted.received_at,
-        started_at=started,
-        original_appointment_at=appointment,
+        started_at=accepted.clock_starts_at or calendar.clock_start(accepted.received_at),
+        original_appointment_at=accepted.appointment_at,
         as_of=as_of,
     )
 
@@ -100,9 +94,9 @@ def _attempt(clock: DossierClock, step_id: str, attempt: int) -> StepAttempt | N
     return None
 
 
-def _open_pause(clock: DossierClock, kinds: tuple[PauseKind, ...]) -> Pause | None:
+def _open_pause(clock: DossierClock, kind: PauseKind) -> Pause | None:
     for pause in reversed(clock.pauses):
-        if pause.ended_at is None and pause.kind in kinds:
+        if pause.ended_at is None and pause.kind is kind:
             return pause
     return None
 
@@ -125,7 +119,6 @@ def _apply(clock: DossierClock, fact: Fact) -> None:
                 s.unit_level or "",
                 s.budget_minutes or 0,
                 True if s.counts is None else s.counts,
-                bool(s.external),
             )
     elif isinstance(p, StepAssigned):
         info = clock.route.get(str(p.step_id))
@@ -139,10 +132,8 @@ def _apply(clock: DossierClock, fact: Fact) -> None:
                 unit_code=p.to_unit_code,
                 unit_level=p.to_unit_level or (info.unit_level if info else ""),
                 from_unit_code=p.from_unit_code,
-                from_unit_level=p.from_unit_level,
                 budget_minutes=info.budget_minutes if info else 0,
                 counts=info.counts if info else p.deadline_at is not None,
-                external=info.external if info else False,
                 assigned_at=p.assigned_at,
             )
         )
@@ -151,7 +142,7 @@ def _apply(clock: DossierClock, fact: Fact) -> None:
             a.accepted_at = a.accepted_at or p.accepted_at
     elif isinstance(p, StepCompleted):
         if (a := _attempt(clock, str(p.step_id), p.attempt)) is not None and (a.open or a.end == "closed"):
-            a.ended_at, a.end, a.outcome = p.finished_at, "completed", p.outcome
+            a.ended_at, a.end = p.finished_at, "completed"
     elif isinstance(p, StepSentBack):
         if (a := _attempt(clock, str(p.step_id), p.attempt)) is not None and a.open:
             a.ended_at, a.end = p.sent_back_at, "sent_back"
@@ -165,24 +156,19 @@ def _apply(clock: DossierClock, fact: Fact) -> None:
         if (a := _attempt(clock, str(p.step_id), p.attempt)) is not None:
             a.acknowledged_at = a.acknowledged_at or p.acknowledged_at
     elif isinstance(p, SupplementRequested):
-        if not p.before_acceptance and _open_pause(clock, (PauseKind.SUPPLEMENT,)) is None:
-            clock.pauses.append(Pause(PauseKind.SUPPLEMENT, at, reason=p.reason, unit_code=p.requested_by_unit_code))
+        if not p.before_acceptance and _open_pause(clock, PauseKind.SUPPLEMENT) is None:
+            clock.pauses.append(Pause(PauseKind.SUPPLEMENT, at))
     elif isinstance(p, FinancialObligationSet):
-        if _open_pause(clock, (PauseKind.FINANCIAL_OBLIGATION,)) is None:
-            clock.pauses.append(
-                Pause(PauseKind.FINANCIAL_OBLIGATION, at, reason=p.reason, unit_code=p.requested_by_unit_code)
-            )
+        if _open_pause(clock, PauseKind.FINANCIAL_OBLIGATION) is None:
+            clock.pauses.append(Pause(PauseKind.FINANCIAL_OBLIGATION, at))
     elif fact.type in ("dossier.supplemented", "dossier.paid"):
         kind = PauseKind.SUPPLEMENT if fact.type == "dossier.supplemented" else PauseKind.FINANCIAL_OBLIGATION
-        if (pause := _open_pause(clock, (kind,))) is not None:
+        if (pause := _open_pause(clock, kind)) is not None:
             pause.ended_at = max(at, pause.started_at)
     elif isinstance(p, DossierResolved):
         if clock.ending is None:
-            clock.resolved = p
             _end(clock, "resolved", p.resolved_at)
     elif fact.type in ("dossier.withdrawn", "dossier.stopped"):
-        if fact.type == "dossier.stopped":
-            clock.pauses.append(Pause(PauseKind.STOPPED, at, at, reason=getattr(p, "reason", "")))
         _end(clock, "withdrawn" if fact.type == "dossier.withdrawn" else "stopped", at)
     elif fact.type == "dossier.result_returned":
         clock.returned_at = clock.returned_at or at

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from shared.events.clock import ApologyRequired, AppointmentChanged, Outcome, PauseKind
-from shared.events.dossier import DossierAccepted, TimeUnit
-from shared.events.step import DossierResolved
+from shared.events.clock import ApologyRequired, AppointmentChanged, PauseKind
+from shared.events.dossier import DossierAccepted
+from shared.events.step import StepResult
 
-Interval = tuple[datetime, datetime | None]
 OutcomeBy = Literal["date", "minute"]
 Ending = Literal["resolved", "withdrawn", "stopped"]
 
@@ -20,8 +19,6 @@ class Pause:
     kind: PauseKind
     started_at: datetime
     ended_at: datetime | None = None
-    reason: str = ""
-    unit_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,6 @@ class PlannedStepInfo:
     unit_level: str
     budget_minutes: int
     counts: bool
-    external: bool
 
 
 @dataclass
@@ -46,16 +42,13 @@ class StepAttempt:
     unit_code: str
     unit_level: str
     from_unit_code: str | None
-    from_unit_level: str | None
     budget_minutes: int
     counts: bool
-    external: bool
     assigned_at: datetime
     accepted_at: datetime | None = None
     ended_at: datetime | None = None
     end: str | None = None
     """'completed', 'sent_back' or 'closed' (the dossier ended while the step was open)."""
-    outcome: str | None = None
     failure_reported: tuple[datetime, datetime] | None = None
     unacknowledged_since: datetime | None = None
     acknowledged_at: datetime | None = None
@@ -64,7 +57,7 @@ class StepAttempt:
     paused_minutes: int = 0
     paused_now: bool = False
     interconnection_minutes: int = 0
-    result: Outcome | None = None
+    result: StepResult | None = None
     overdue: bool = False
     overrun_minutes: int = 0
     """Past the deadline, charged to the unit."""
@@ -110,7 +103,6 @@ class DossierClock:
     reset_at: datetime | None = None
     ending: Ending | None = None
     ended_at: datetime | None = None
-    resolved: DossierResolved | None = None
     returned_at: datetime | None = None
     # computed:
     appointment_at: datetime | None = None
@@ -118,7 +110,7 @@ class DossierClock:
     paused_minutes: int = 0
     used_minutes: int = 0
     left_minutes: int | None = None
-    outcome: Outcome | None = None
+    outcome: StepResult | None = None
     overdue: bool = False
     open_exclusion: PauseKind | None = None
     gaps: list[HandoverGap] = field(default_factory=list)
@@ -142,10 +134,3 @@ class DossierClock:
     def current(self) -> StepAttempt | None:
         running = [a for a in self.attempts if a.open]
         return running[-1] if running else None
-
-    @property
-    def statutory_minutes(self) -> int | None:
-        statutory = self.accepted.statutory
-        if statutory is None or statutory.unit is not TimeUnit.WORKING_DAYS:
-            return None
-        return round(statutory.amount * 480)

@@ -3,11 +3,12 @@ between handovers, and early / on time / late. No I/O."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 
 from services.sla.clock_model import DossierClock, HandoverGap, OutcomeBy, StepAttempt
 from shared.calendar import WorkingCalendar
-from shared.events.clock import Outcome, PauseKind
+from shared.calendar.deadlines import due_after, is_past, timeliness
+from shared.events.clock import PauseKind
 
 
 def merged_intervals(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -34,7 +35,7 @@ def working_minutes_within(
 
 
 def _citizen_intervals(clock: DossierClock, end: datetime) -> list[tuple[datetime, datetime]]:
-    return [(p.started_at, p.ended_at or end) for p in clock.pauses if p.kind is not PauseKind.STOPPED]
+    return [(p.started_at, p.ended_at or end) for p in clock.pauses]
 
 
 def exclusions(clock: DossierClock, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -63,9 +64,9 @@ def compute(clock: DossierClock, calendar: WorkingCalendar, outcome_by: OutcomeB
     if clock.appointment_at is not None:
         clock.left_minutes = calendar.working_minutes_between(frozen_at, clock.appointment_at)
         if clock.ending == "resolved":
-            clock.outcome = compare(end, clock.appointment_at, calendar, outcome_by)
+            clock.outcome = timeliness(end, clock.appointment_at, outcome_by, calendar)
         elif clock.ending is None:
-            clock.overdue = _minute(frozen_at) > _minute(clock.appointment_at)
+            clock.overdue = is_past(frozen_at, clock.appointment_at)
     for a in clock.attempts:
         _compute_attempt(clock, a, calendar, end)
     _handover_gaps(clock, calendar)
@@ -90,16 +91,6 @@ def appointment_at(
     return calendar.add_working_minutes(base, moved) if moved else base
 
 
-def step_deadline(calendar: WorkingCalendar, assigned_at: datetime, budget_minutes: int) -> datetime:
-    """Its budget of working minutes after the handover; a step with no budget is due when its working day
-    closes (as routing has it)."""
-    if budget_minutes == 0:
-        day = calendar.next_working_instant(assigned_at).astimezone(calendar.tz).date()
-        closing = calendar.schedule.closing
-        return datetime.combine(day, time(closing // 60, closing % 60), tzinfo=calendar.tz)
-    return calendar.add_working_minutes(assigned_at, budget_minutes)
-
-
 def _compute_attempt(clock: DossierClock, a: StepAttempt, calendar: WorkingCalendar, end: datetime) -> None:
     a_end = a.ended_at or end
     citizen = _citizen_intervals(clock, a_end)
@@ -115,13 +106,13 @@ def _compute_attempt(clock: DossierClock, a: StepAttempt, calendar: WorkingCalen
     a.interconnection_minutes = working_minutes_within(calendar, lost, a.assigned_at, a_end)
     if not a.counts:
         return
-    base = step_deadline(calendar, a.assigned_at, a.budget_minutes)
+    base = due_after(calendar, a.assigned_at, a.budget_minutes)
     a.deadline_at = calendar.add_working_minutes(base, a.paused_minutes) if a.paused_minutes else base
     if a.end in ("completed", "sent_back"):
-        a.result = compare(a_end, a.deadline_at, calendar, "minute")
+        a.result = timeliness(a_end, a.deadline_at)
     elif a.open and not a.paused_now:
-        a.overdue = _minute(a_end) > _minute(a.deadline_at)
-    past = _minute(a_end) > _minute(a.deadline_at) and (a.end != "closed" or clock.ending == "resolved")
+        a.overdue = is_past(a_end, a.deadline_at)
+    past = is_past(a_end, a.deadline_at) and (a.end != "closed" or clock.ending == "resolved")
     if past:
         overrun = calendar.working_minutes_between(a.deadline_at, a_end)
         a.interconnection_overrun_minutes = min(overrun, a.interconnection_minutes)
@@ -137,18 +128,3 @@ def _handover_gaps(clock: DossierClock, calendar: WorkingCalendar) -> None:
             if minutes > 0:
                 clock.gaps.append(HandoverGap(a, minutes))
         previous_end = a.ended_at if a.end in ("completed", "sent_back") else None
-
-
-def _minute(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
-
-
-def compare(finished: datetime, due: datetime, calendar: WorkingCalendar, by: OutcomeBy) -> Outcome:
-    """Early, on time or late: by minute, or by the local date (the national index compares dates)."""
-    if by == "date":
-        f, d = finished.astimezone(calendar.tz).date().toordinal(), due.astimezone(calendar.tz).date().toordinal()
-    else:
-        f, d = int(_minute(finished).timestamp()), int(_minute(due).timestamp())
-    if f < d:
-        return Outcome.EARLY
-    return Outcome.ON_TIME if f == d else Outcome.LATE

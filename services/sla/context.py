@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import Request
 
 from services.sla.clock import OutcomeBy
+from services.sla.periods import Window
 from services.sla.settings import SlaSettings
 from services.sla.timers import TimerPolicy
 from shared.calendar import WorkingCalendar, vietnam_calendar
@@ -23,7 +24,7 @@ class Sla:
     calendar: WorkingCalendar
     policy: TimerPolicy
     outcome_by: OutcomeBy
-    quarter_window: str
+    quarter_window: Window
 
     @classmethod
     def load(cls, settings: SlaSettings) -> Sla:

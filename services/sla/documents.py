@@ -6,19 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-RESPONSIBLE_LEVELS: tuple[str, ...] = (
-    "commune",
-    "district",
-    "province",
-    "department",
-    "service_center",
-    "land_office",
-    "tax",
-    "social_insurance",
-    "police",
-    "citizen",
-    "interconnection",
-)
+from shared.catalog.models import UnitLevel
+
+RESPONSIBLE_LEVELS: tuple[str, ...] = (*(level.value for level in UnitLevel), "citizen", "interconnection")
 """Who a late dossier is attributed to: a unit's level, the citizen, or the interconnection between systems."""
 
 LEVEL_NAMES_VI: dict[str, str] = {

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Literal, get_args
-from zoneinfo import ZoneInfo
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from shared.calendar import VIETNAM_TZ as VN_TZ
 
 Window = Literal["calendar", "15th"]
 WINDOWS: tuple[str, ...] = get_args(Window)

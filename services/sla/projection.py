@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,10 +37,12 @@ from shared.events.clock import (
     ClockResumed,
     ClockStarted,
     DossierClosed,
+    Overrun,
     PauseKind,
 )
 
 PRODUCER = "sla"
+CHUNK = 500
 
 
 def stage_fact(
@@ -56,20 +60,48 @@ def stage_fact(
     )
 
 
+def record_decision(uow: UnitOfWork, code: str, type_: str, at: datetime, payload: BaseModel) -> None:
+    """sla's own decision (an apology, the reset): a fact of the dossier and the event that tells the others,
+    under one event id."""
+    event_id = uuid.uuid4()
+    stage_fact(uow, code, event_id, type_, at, payload)
+    uow.emit(
+        new_envelope(
+            type=type_, dossier_code=code, producer=PRODUCER, occurred_at=at, payload=payload, event_id=event_id
+        )
+    )
+
+
+async def load_histories(
+    session: AsyncSession, codes: Sequence[str], until: datetime | None = None
+) -> dict[str, list[Fact]]:
+    """The facts of each dossier (those that had happened by ``until``), in arrival order; one query per
+    few hundred dossiers."""
+    histories: dict[str, list[Fact]] = defaultdict(list)
+    for i in range(0, len(codes), CHUNK):
+        query = select(FactRow).where(col(FactRow.dossier_code).in_(codes[i : i + CHUNK]))
+        if until is not None:
+            query = query.where(col(FactRow.occurred_at) <= until)
+        for r in (await session.exec(query.order_by(col(FactRow.id)))).all():
+            histories[r.dossier_code].append(parse_fact(r.type, r.occurred_at, json.loads(r.payload), r.id or 0))
+    return histories
+
+
 async def load_facts(session: AsyncSession, code: str) -> list[Fact]:
-    rows = (
-        await session.exec(select(FactRow).where(col(FactRow.dossier_code) == code).order_by(col(FactRow.id)))
-    ).all()
-    return [parse_fact(r.type, r.occurred_at, json.loads(r.payload), r.id or 0) for r in rows]
+    return (await load_histories(session, [code]))[code]
+
+
+def live_instant(facts: list[Fact], now: datetime | None = None) -> datetime:
+    """Now, or the latest fact when one is scheduled ahead (a dossier accepted after 15:00 is handed over at
+    the next working day's start)."""
+    return max(now or datetime.now(UTC), *(f.occurred_at for f in facts))
 
 
 async def clock_of(session: AsyncSession, sla: Sla, code: str, as_of: datetime | None) -> DossierClock | None:
     """The clock as of an instant; by default now, or the latest fact when one is scheduled ahead (a dossier
     accepted after 15:00 is handed over at the next working day's start)."""
     facts = await load_facts(session, code)
-    if as_of is None:
-        as_of = max(datetime.now(UTC), *(f.occurred_at for f in facts)) if facts else datetime.now(UTC)
-    return project(code, facts, sla.calendar, as_of, sla.outcome_by)
+    return project(code, facts, sla.calendar, as_of or live_instant(facts), sla.outcome_by)
 
 
 async def refresh(
@@ -81,12 +113,13 @@ async def refresh(
     facts = await load_facts(uow.session, code)
     if not facts:
         return None
-    as_of = max(now or datetime.now(UTC), *(f.occurred_at for f in facts))
-    clock = project(code, facts, sla.calendar, as_of, sla.outcome_by)
+    clock = project(code, facts, sla.calendar, live_instant(facts, now), sla.outcome_by)
     if clock is None:
         return None
+    items = overruns(clock)
+    party = responsible(clock, items)
     previous = await uow.session.get(DossierClockRow, code)
-    _emit_changes(uow, sla, previous, clock)
+    _emit_changes(uow, sla, previous, clock, items, party)
     row = previous or DossierClockRow(
         dossier_code=code,
         procedure_code=clock.procedure_code,
@@ -96,15 +129,14 @@ async def refresh(
         started_at=clock.started_at,
         state=clock.state,
     )
-    _fill(row, clock)
+    _fill(row, clock, items, party)
     uow.session.add(row)
     await _write_steps(uow.session, sla, clock)
     await _reconcile_timers(uow.session, sla, clock, since)
     return clock
 
 
-def _fill(row: DossierClockRow, clock: DossierClock) -> None:
-    party = responsible(clock)
+def _fill(row: DossierClockRow, clock: DossierClock, items: list[Overrun], party: Overrun | None) -> None:
     current = clock.current
     row.original_appointment_at = clock.original_appointment_at
     row.appointment_at = clock.appointment_at
@@ -122,7 +154,7 @@ def _fill(row: DossierClockRow, clock: DossierClock) -> None:
     row.responsible_party = party.party.value if party else None
     row.responsible_unit_code = party.unit_code if party else None
     row.responsible_level = party.level if party else None
-    row.overruns = json.dumps([o.model_dump(mode="json") for _, o in overruns(clock)])
+    row.overruns = json.dumps([o.model_dump(mode="json") for o in items])
 
 
 async def _write_steps(session: AsyncSession, sla: Sla, clock: DossierClock) -> None:
@@ -203,7 +235,14 @@ def _emit(uow: UnitOfWork, code: str, type_: str, at: datetime, payload: BaseMod
     uow.emit(new_envelope(type=type_, dossier_code=code, producer=PRODUCER, occurred_at=at, payload=payload))
 
 
-def _emit_changes(uow: UnitOfWork, sla: Sla, previous: DossierClockRow | None, clock: DossierClock) -> None:
+def _emit_changes(
+    uow: UnitOfWork,
+    sla: Sla,
+    previous: DossierClockRow | None,
+    clock: DossierClock,
+    items: list[Overrun],
+    party: Overrun | None,
+) -> None:
     code = clock.code
     if previous is None:
         _emit(
@@ -252,7 +291,6 @@ def _emit_changes(uow: UnitOfWork, sla: Sla, previous: DossierClockRow | None, c
                 ),
             )
     if clock.ending is not None and clock.ended_at is not None and not ended_before:
-        party = responsible(clock)
         if clock.ending == "resolved":
             outcome = clock.outcome.value if clock.outcome else "unknown"
             DOSSIERS_FINISHED.labels(clock.receiving_unit_code, outcome, party.level if party else "none").inc()
@@ -269,7 +307,7 @@ def _emit_changes(uow: UnitOfWork, sla: Sla, previous: DossierClockRow | None, c
                 used_minutes=clock.used_minutes,
                 paused_minutes=clock.paused_minutes,
                 responsible=party,
-                overruns=[o for _, o in overruns(clock)],
+                overruns=items,
                 receiving_unit_code=clock.receiving_unit_code,
             ),
         )

@@ -20,8 +20,9 @@ from datetime import datetime
 from services.sla.attribution import responsible
 from services.sla.clock import DossierClock
 from services.sla.documents import Report, UnitFigures
-from shared.events.clock import Outcome, Party, PauseKind
+from shared.events.clock import Party, PauseKind
 from shared.events.dossier import Channel
+from shared.events.step import StepResult
 
 WAITING_FOR_CITIZEN = (PauseKind.SUPPLEMENT, PauseKind.FINANCIAL_OBLIGATION)
 
@@ -46,9 +47,9 @@ def count(figures: UnitFigures, clock: DossierClock, start: datetime, end: datet
     late = False
     if _within(clock.ended_at, start, end):
         if clock.ending == "resolved":
-            if clock.outcome is Outcome.EARLY:
+            if clock.outcome is StepResult.EARLY:
                 figures.resolved_early += 1
-            elif clock.outcome is Outcome.LATE:
+            elif clock.outcome is StepResult.LATE:
                 figures.resolved_late += 1
                 late = True
             else:

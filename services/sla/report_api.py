@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -14,14 +11,15 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.sla.api import Instant
 from services.sla.clock import DossierClock, project
 from services.sla.context import Sla, sla_of
 from services.sla.documents import Report, UnitFigures
-from services.sla.facts import Fact, parse_fact
-from services.sla.periods import Window, report_window
+from services.sla.periods import report_window
+from services.sla.projection import load_histories
 from services.sla.report import build_report
 from services.sla.report_export import report_csv, report_xlsx
-from services.sla.tables import DossierClockRow, FactRow
+from services.sla.tables import DossierClockRow
 from shared.web.auth import CurrentPrincipal, Principal, require_any
 from shared.web.deps import SessionDep
 from shared.web.problems import Problem
@@ -70,11 +68,6 @@ class ReportPublic(BaseModel):
     total: UnitFiguresPublic
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for i in range(0, len(items), CHUNK):
-        yield items[i : i + CHUNK]
-
-
 async def clocks_between(
     session: AsyncSession, sla: Sla, start: datetime, end: datetime, unit: str | None
 ) -> list[DossierClock]:
@@ -91,25 +84,13 @@ async def clocks_between(
     if unit is not None:
         query = query.where(col(DossierClockRow.receiving_unit_code) == unit)
     codes = list((await session.exec(query)).all())
+    histories = await load_histories(session, codes, until=end)
     clocks: list[DossierClock] = []
-    for chunk in _chunks(codes):
-        facts: dict[str, list[Fact]] = defaultdict(list)
-        rows = await session.exec(
-            select(FactRow).where(col(FactRow.dossier_code).in_(chunk), col(FactRow.occurred_at) <= end)
-        )
-        for r in rows:
-            facts[r.dossier_code].append(parse_fact(r.type, r.occurred_at, json.loads(r.payload), r.id or 0))
-        for code in chunk:
-            clock = project(code, facts[code], sla.calendar, end, sla.outcome_by)
-            if clock is not None:
-                clocks.append(clock)
+    for code in codes:
+        clock = project(code, histories[code], sla.calendar, end, sla.outcome_by)
+        if clock is not None:
+            clocks.append(clock)
     return clocks
-
-
-def _instant(at: datetime | None, name: str) -> datetime | None:
-    if at is not None and at.tzinfo is None:
-        raise Problem(422, f"Invalid {name}", f"{name} needs a UTC offset, e.g. 2026-03-31T00:00:00+07:00.")
-    return at
 
 
 def _visible_unit(principal: Principal, unit: str | None) -> str | None:
@@ -155,9 +136,9 @@ async def quarterly(
     session: SessionDep,
     principal: CurrentPrincipal,
     period: Annotated[str | None, Query(max_length=20, examples=["2026Q1"])] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
-    as_of: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Annotated[Instant | None, Query()] = None,
+    as_of: Annotated[Instant | None, Query()] = None,
     unit: Annotated[str | None, Query(max_length=40)] = None,
     format: Annotated[Literal["json", "csv", "xlsx"] | None, Query()] = None,
 ) -> Any:
@@ -167,17 +148,17 @@ async def quarterly(
         if from_ is not None or to is not None:
             raise Problem(422, "Period or window", "Give either period or from and to, not both.")
         try:
-            start, end = report_window(period, cast(Window, sla.quarter_window))
+            start, end = report_window(period, sla.quarter_window)
         except ValueError as exc:
             raise Problem(422, "Invalid period", str(exc)) from None
     else:
-        s, e = _instant(from_, "from"), _instant(to, "to")
+        s, e = from_, to
         if s is None or e is None:
             raise Problem(422, "Period or window", "Give period (e.g. 2026Q1), or both from and to.")
         if e <= s:
             raise Problem(422, "Empty window", "to must be after from.")
         start, end = s, e
-    at = _instant(as_of, "as_of") or datetime.now(UTC)
+    at = as_of or datetime.now(UTC)
     clocks = await clocks_between(session, sla, start, min(end, at), unit)
     report = build_report(
         clocks,

@@ -17,7 +17,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from services.sla.documents import LEVEL_NAMES_VI, RESPONSIBLE_LEVELS, Report, UnitFigures
-from services.sla.periods import VN_TZ, parse_period
+from services.sla.periods import parse_period
+from shared.calendar import VIETNAM_TZ as VN_TZ
 
 Cell = int | str
 

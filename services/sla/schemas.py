@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from shared.events.clock import Outcome, Overrun, PauseKind
+from shared.events.clock import Overrun, PauseKind
+from shared.events.step import StepResult
 
 
 def hours(minutes: int | None) -> float | None:
@@ -30,7 +31,7 @@ class StepClockPublic(BaseModel):
     deadline_at: datetime | None = Field(description="None for a step that does not count toward the deadline.")
     ended_at: datetime | None
     ending: str | None = Field(description="completed, sent_back, or closed (the dossier ended first).")
-    result: Outcome | None = Field(description="Early, on time or late, by minute, once finished.")
+    result: StepResult | None = Field(description="Early, on time or late, by minute, once finished.")
     overdue: bool
     paused: bool
     paused_minutes: int
@@ -51,7 +52,7 @@ class ClockPublic(BaseModel):
     appointment_at: datetime | None
     reset_at: datetime | None
     ended_at: datetime | None
-    outcome: Outcome | None
+    outcome: StepResult | None
     overdue: bool
     used_minutes: int
     left_minutes: int | None = Field(description="Working minutes to the appointment; negative when overdue.")

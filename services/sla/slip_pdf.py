@@ -1,35 +1,28 @@
 """The process control slip and the apology slip as A4 PDFs, in Vietnamese with the Be Vietnam Pro font.
 
-Pure rendering of :mod:`services.sla.documents`; the font and the long date forms are the receipt's.
+Pure rendering of :mod:`services.sla.documents` on :class:`shared.pdf.VietnamesePdf`.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Literal
 
-from fpdf import FPDF, FontFace
+from fpdf import FontFace
 from fpdf.enums import XPos, YPos
 
-from services.intake.receipt import FONT_FAMILY, font_path, vietnamese_date, vietnamese_datetime
 from services.sla.documents import LEVEL_NAMES_VI, ApologySlip, ControlSlip, ControlSlipRow
-from services.sla.periods import VN_TZ
+from shared.calendar import VIETNAM_TZ as VN_TZ
+from shared.pdf import VietnamesePdf, nfc, vietnamese_date, vietnamese_datetime
 
 CONTROL_TITLE = "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ"
 APOLOGY_TITLE = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ"
 APOLOGY_SUBTITLE = "(Đề nghị gia hạn thời gian giải quyết)"
-NATION = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
-MOTTO = "Độc lập - Tự do - Hạnh phúc"
 
 RESULT_TEXT = {"early": "Trước hạn", "on_time": "Đúng hạn", "late": "Quá hạn"}
 OPEN_TEXT = "Đang xử lý"
 NOT_COUNTED_TEXT = "Không tính thời gian"
 DONE_TEXT = "Đã xử lý"
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def compact_time(moment: datetime | None) -> str:
@@ -65,53 +58,29 @@ def row_note(row: ControlSlipRow) -> str:
     return "; ".join(notes)
 
 
-class _Doc(FPDF):
-    LINE = 6.0
-
+class _Doc(VietnamesePdf):
     def __init__(self, title: str, orientation: Literal["P", "L"] = "P") -> None:
-        super().__init__(orientation=orientation, unit="mm", format="A4")
-        self.set_margins(left=20 if orientation == "P" else 12, top=15, right=15 if orientation == "P" else 12)
-        self.set_auto_page_break(auto=True, margin=15)
-        for style in ("", "B", "I", "BI"):
-            self.add_font(FONT_FAMILY, style, font_path(style))
-        self.set_title(_nfc(title))
-        self.set_creator("lienthong")
-
-    def font(self, style: str = "", size: float = 12) -> None:
-        self.set_font(FONT_FAMILY, style, size)
+        margin = (20, 15) if orientation == "P" else (12, 12)
+        super().__init__(title, orientation, *margin)
 
     def paragraph(self, text: str, style: str = "", size: float = 12, align: str = "J") -> None:
         self.font(style, size)
-        self.multi_cell(0, self.LINE, _nfc(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def field(self, label: str, value: str) -> None:
-        self.set_x(self.l_margin)
-        self.font("", 12)
-        self.write(self.LINE, _nfc(label))
-        self.font("B", 12)
-        self.write(self.LINE, _nfc(value))
-        self.ln(self.LINE)
+        self.multi_cell(0, self.LINE, nfc(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def header_block(self, unit_name: str, dated: datetime | None = None) -> None:
         """The unit's name on the left, the national name and motto on the right, then the date line."""
         left_w, top = min(95.0, self.epw * 0.48), self.get_y()
         self.font("B", 11)
-        self.multi_cell(left_w, 5, _nfc(unit_name.upper()), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(left_w, 5, nfc(unit_name.upper()), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         left_bottom = self.get_y()
         self.line(self.l_margin + left_w / 2 - 12, left_bottom + 1, self.l_margin + left_w / 2 + 12, left_bottom + 1)
         right_x, right_w = self.l_margin + left_w, self.epw - left_w
-        self.set_xy(right_x, top)
-        self.font("B", 11)
-        self.cell(right_w, 5, NATION, align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-        self.font("B", 12)
-        self.cell(right_w, 6, MOTTO, align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-        motto_w, center = self.get_string_width(MOTTO), right_x + right_w / 2
-        self.line(center - motto_w / 2, self.get_y() + 0.5, center + motto_w / 2, self.get_y() + 0.5)
+        self.nation_and_motto(right_x, right_w, top, 11)
         self.set_y(max(left_bottom, self.get_y()) + 3)
         if dated is not None:
             self.set_x(right_x)
             self.font("I", 12)
-            self.cell(right_w, 6, _nfc(vietnamese_date(dated).capitalize()), align="C", new_x=XPos.LMARGIN)
+            self.cell(right_w, 6, nfc(vietnamese_date(dated).capitalize()), align="C", new_x=XPos.LMARGIN)
         self.ln(10)
 
 
@@ -142,15 +111,15 @@ def _control_table(pdf: _Doc, rows: list[ControlSlipRow]) -> None:
             attempt = f" (lần {row.attempt})" if row.attempt > 1 else ""
             table.row(
                 [
-                    _nfc(f"{row.seq}. {row.step_name}{attempt}"),
-                    _nfc(row.handing_over_unit_name),
-                    _nfc(row.receiving_unit_name),
+                    nfc(f"{row.seq}. {row.step_name}{attempt}"),
+                    nfc(row.handing_over_unit_name),
+                    nfc(row.receiving_unit_name),
                     compact_time(row.handed_over_at),
                     compact_time(row.accepted_at),
                     compact_time(row.deadline_at),
                     compact_time(row.finished_at),
                     row_result(row),
-                    _nfc(row_note(row)),
+                    nfc(row_note(row)),
                 ]
             )
 
@@ -181,7 +150,7 @@ def control_slip_pdf(slip: ControlSlip) -> bytes:
 
 def _responsible(slip: ApologySlip) -> str:
     name = slip.responsible_unit_name or LEVEL_NAMES_VI.get(slip.responsible_level, "")
-    return "" if not name or _nfc(name) in _nfc(slip.reason) else f" (đơn vị chịu trách nhiệm: {name})"
+    return "" if not name or nfc(name) in nfc(slip.reason) else f" (đơn vị chịu trách nhiệm: {name})"
 
 
 def apology_slip_pdf(slip: ApologySlip) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -16,12 +15,11 @@ from services.sla.clock import DossierClock
 from services.sla.context import Sla, sla_of
 from services.sla.documents import ApologySlip, ControlSlip
 from services.sla.metrics import APOLOGIES
-from services.sla.projection import PRODUCER, clock_of, refresh, stage_fact
+from services.sla.projection import clock_of, record_decision, refresh
 from services.sla.slip_pdf import apology_slip_pdf, control_slip_pdf
 from services.sla.slips import apology_slip, control_slip, latest_apology
 from services.sla.timers import apology_issued, proposed_appointment
 from shared.bus.unit_of_work import UnitOfWork
-from shared.events import new_envelope
 from shared.events.clock import ApologyRequired, AppointmentChange, AppointmentChanged
 from shared.web.auth import CurrentPrincipal, Principal, require_any
 from shared.web.business_time import business_time
@@ -170,7 +168,7 @@ async def reset_appointment(
                 receiving_unit_code=clock.receiving_unit_code,
                 reset_allowed=True,
             )
-            _record(uow, code, "dossier.apology_required", at, apology)
+            record_decision(uow, code, "dossier.apology_required", at, apology)
             APOLOGIES.labels(clock.receiving_unit_code, apology.responsible_level or "unknown").inc()
         change = AppointmentChanged(
             appointment_at=new,
@@ -178,7 +176,7 @@ async def reset_appointment(
             change=AppointmentChange.RESET,
             reason=body.reason,
         )
-        _record(uow, code, "dossier.appointment_changed", at, change)
+        record_decision(uow, code, "dossier.appointment_changed", at, change)
         await refresh(uow, sla, code, since=at)
         return Outcome(
             200,
@@ -189,13 +187,3 @@ async def reset_appointment(
         )
 
     return await idem.run(units, command)
-
-
-def _record(uow: UnitOfWork, code: str, type_: str, at: datetime, payload: BaseModel) -> None:
-    event_id = uuid.uuid4()
-    stage_fact(uow, code, event_id, type_, at, payload)
-    uow.emit(
-        new_envelope(
-            type=type_, dossier_code=code, producer=PRODUCER, occurred_at=at, payload=payload, event_id=event_id
-        )
-    )

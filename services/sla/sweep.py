@@ -14,10 +14,7 @@ reason, responsible unit and proposed appointment), which is also recorded as a 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,14 +22,14 @@ from pydantic import BaseModel
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from services.sla.attribution import responsible
 from services.sla.clock import DossierClock, project
 from services.sla.context import Sla
-from services.sla.facts import Fact, parse_fact
 from services.sla.metrics import APOLOGIES, SWEEP_SECONDS, TIMERS_FIRED
-from services.sla.projection import PRODUCER, refresh, stage_fact
-from services.sla.tables import FactRow, TimerRow
+from services.sla.projection import PRODUCER, load_histories, record_decision, refresh
+from services.sla.tables import TimerRow
 from services.sla.timers import APOLOGY, DOSSIER_OVERDUE, dossier_timer, proposed_appointment
 from services.sla.wording import apology_reason
 from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -72,16 +69,19 @@ class Sweeper:
             if fired < self._batch:
                 await asyncio.sleep(self._interval)
 
+    def _due(self, now: datetime) -> SelectOfScalar[int] | SelectOfScalar[None]:
+        """The timers due at ``now``, oldest first, a batch of them: one range of ix_sla_timer_due."""
+        return (
+            select(TimerRow.id)
+            .where(col(TimerRow.fired_at).is_(None), col(TimerRow.due_at) <= now)
+            .order_by(col(TimerRow.due_at))
+            .limit(self._batch)
+        )
+
     async def due(self, now: datetime) -> list[int]:
-        """The ids of the timers due at ``now``, oldest first: the index range a sweep claims."""
+        """The ids of the timers a sweep at ``now`` would claim (what the benchmark reads alone)."""
         async with self._units.sessions() as session:
-            query = (
-                select(TimerRow.id)
-                .where(col(TimerRow.fired_at).is_(None), col(TimerRow.due_at) <= now)
-                .order_by(col(TimerRow.due_at))
-                .limit(self._batch)
-            )
-            return [i for i in (await session.exec(query)).all() if i is not None]
+            return [i for i in (await session.exec(self._due(now))).all() if i is not None]
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Fire a batch of the timers due at ``now``; how many fired."""
@@ -112,12 +112,7 @@ class Sweeper:
 
     async def _claim(self, uow: UnitOfWork, at: datetime) -> list[Claimed]:
         """Mark a batch of due timers fired and return them, in one statement."""
-        due = (
-            select(TimerRow.id)
-            .where(col(TimerRow.fired_at).is_(None), col(TimerRow.due_at) <= at)
-            .order_by(col(TimerRow.due_at))
-            .limit(self._batch)
-        )
+        due = self._due(at)
         if self._skip_locked:
             due = due.with_for_update(skip_locked=True)
         claim = (
@@ -134,10 +129,7 @@ class Sweeper:
         self, session: AsyncSession, claimed: list[Claimed]
     ) -> dict[tuple[str, datetime], DossierClock]:
         """Each claimed dossier's clock at its timer's instant, from its facts (read in one query)."""
-        codes = sorted({c.dossier_code for c in claimed})
-        facts: dict[str, list[Fact]] = defaultdict(list)
-        for r in (await session.exec(select(FactRow).where(col(FactRow.dossier_code).in_(codes)))).all():
-            facts[r.dossier_code].append(parse_fact(r.type, r.occurred_at, json.loads(r.payload), r.id or 0))
+        facts = await load_histories(session, sorted({c.dossier_code for c in claimed}))
         found: dict[tuple[str, datetime], DossierClock] = {}
         for c in claimed:
             clock = project(c.dossier_code, facts[c.dossier_code], self._sla.calendar, c.due_at, self._sla.outcome_by)
@@ -161,18 +153,7 @@ class Sweeper:
             reset_allowed=clock.reset is None,
         )
         APOLOGIES.labels(clock.receiving_unit_code, level or "unknown").inc()
-        event_id = uuid.uuid4()
-        stage_fact(uow, clock.code, event_id, "dossier.apology_required", at, payload)
-        uow.emit(
-            new_envelope(
-                type="dossier.apology_required",
-                dossier_code=clock.code,
-                producer=PRODUCER,
-                occurred_at=at,
-                payload=payload,
-                event_id=event_id,
-            )
-        )
+        record_decision(uow, clock.code, "dossier.apology_required", at, payload)
 
 
 def _envelope(c: Claimed, payload: BaseModel) -> Envelope:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 import zlib
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,19 +40,9 @@ async def stage_events(session: AsyncSession, envelopes: list[Envelope]) -> None
     order, without building an ORM object for each."""
     if not envelopes:
         return
-    headers = encode_headers(current_trace_headers())
-    now = datetime.now(UTC)
+    headers = current_trace_headers()
     rows = [
-        {
-            "event_id": str(e.event_id),
-            "topic": event_type(e.type).topic.name,
-            "key": e.dossier_code,
-            "event_type": e.type,
-            "value": e.to_bytes(),
-            "headers": headers,
-            "slot": slot_for(e.dossier_code),
-            "created_at": now,
-        }
+        _row(event_type(e.type).topic.name, e.dossier_code, e.to_bytes(), e.type, headers, str(e.event_id))
         for e in envelopes
     ]
     await session.execute(insert(OutboxRecord), rows)
@@ -68,15 +59,21 @@ def stage_raw(
     event_id: str | None = None,
 ) -> OutboxRecord:
     """Stage any message (dead letters and replays carry someone else's bytes)."""
-    row = OutboxRecord(
-        event_id=event_id or str(uuid.uuid4()),
-        topic=topic,
-        key=key,
-        event_type=event_type,
-        value=value,
-        headers=encode_headers(headers),
-        slot=slot_for(key),
-        created_at=datetime.now(UTC),
-    )
+    row = OutboxRecord(**_row(topic, key, value, event_type, headers, event_id))
     session.add(row)
     return row
+
+
+def _row(
+    topic: str, key: str | None, value: bytes, event_type: str, headers: dict[str, str], event_id: str | None
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id or str(uuid.uuid4()),
+        "topic": topic,
+        "key": key,
+        "event_type": event_type,
+        "value": value,
+        "headers": encode_headers(headers),
+        "slot": slot_for(key),
+        "created_at": datetime.now(UTC),
+    }

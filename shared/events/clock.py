@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.events.step import StepResult
+
 
 class ClockStarted(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -121,12 +123,6 @@ class ApologyRequired(BaseModel):
     reset_allowed: bool = Field(description="False when the appointment was already reset once.")
 
 
-class Outcome(StrEnum):
-    EARLY = "early"
-    ON_TIME = "on_time"
-    LATE = "late"
-
-
 class DossierClosed(BaseModel):
     """The dossier's clock ended: resolved (with its outcome), withdrawn or stopped."""
 
@@ -134,7 +130,7 @@ class DossierClosed(BaseModel):
 
     closed_at: AwareDatetime
     ending: str = Field(examples=["resolved", "withdrawn", "stopped"])
-    outcome: Outcome | None = Field(default=None, description="Early, on time or late, for a resolved dossier.")
+    outcome: StepResult | None = Field(default=None, description="Early, on time or late, for a resolved dossier.")
     appointment_at: AwareDatetime | None = None
     used_minutes: int
     paused_minutes: int

@@ -15,7 +15,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class StepResult(StrEnum):
-    """How a finished step compares with its deadline, by minute (trước hạn / đúng hạn / quá hạn)."""
+    """How a finish compares with its deadline (trước hạn / đúng hạn / quá hạn): a step's by minute, a
+    dossier's by date or by minute as configured."""
 
     EARLY = "early"
     ON_TIME = "on_time"

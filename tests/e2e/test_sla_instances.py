@@ -78,9 +78,7 @@ def test_two_sla_instances_fire_each_timer_exactly_once(stack: DevStack) -> None
     # Each dossier: its step's notice and overdue flag, the dossier's notice and overdue flag, the apology.
     wait_until(lambda: sum(published().values()) >= len(KINDS) * N, 120, "every timer to fire")
     before = [fired_by(stack, i)[1] for i in (1, 2)]
-    wait_until(
-        lambda: all(fired_by(stack, i)[1] > before[i - 1] + 2 for i in (1, 2)), 60, "both sweepers to run again"
-    )
+    wait_until(lambda: all(fired_by(stack, i)[1] > before[i - 1] + 2 for i in (1, 2)), 60, "both sweepers to run again")
     counts = published()
     assert set(counts.values()) == {1}, [k for k, v in counts.items() if v != 1]
     assert {code for code, _ in counts} == codes

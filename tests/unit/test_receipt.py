@@ -25,9 +25,8 @@ from services.intake.receipt import (
     receipt_json,
     render_receipt_pdf,
     tracking_qr,
-    vietnamese_date,
-    vietnamese_datetime,
 )
+from shared.pdf import vietnamese_date, vietnamese_datetime
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

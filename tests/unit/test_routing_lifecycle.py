@@ -15,7 +15,6 @@ from services.routing.domain import (
     step_deadline,
     step_id_for,
     time_left,
-    timeliness,
 )
 from services.routing.lifecycle import (
     OPEN,
@@ -29,6 +28,7 @@ from services.routing.lifecycle import (
     transition,
 )
 from shared.calendar import VIETNAM_TZ, vietnam_calendar
+from shared.calendar.deadlines import timeliness
 from shared.events.step import StepResult
 
 CAL = vietnam_calendar()

@@ -24,7 +24,8 @@ from services.sla.timers import (
     timers,
 )
 from shared.calendar import vietnam_calendar
-from shared.events.clock import AppointmentChange, AppointmentChanged, Outcome, Party, PauseKind
+from shared.events.clock import AppointmentChange, AppointmentChanged, Party, PauseKind
+from shared.events.step import StepResult
 from tests.support.sla_history import History, PlanStep, vn
 
 CAL = vietnam_calendar()
@@ -55,11 +56,11 @@ def test_a_step_overrun_is_the_units_and_the_outcome_depends_on_the_granularity(
     end = vn(2026, 3, 13)
     by_minute, by_date = at(h, end, "minute"), at(h, end, "date")
     s1, s2 = by_minute.attempts
-    assert (s1.deadline_at, s1.result) == (vn(2026, 3, 10, 8), Outcome.EARLY)
-    assert (s2.deadline_at, s2.result) == (vn(2026, 3, 11, 16), Outcome.LATE)
+    assert (s1.deadline_at, s1.result) == (vn(2026, 3, 10, 8), StepResult.EARLY)
+    assert (s2.deadline_at, s2.result) == (vn(2026, 3, 11, 16), StepResult.LATE)
     assert (s2.overrun_minutes, s2.interconnection_overrun_minutes) == (180, 0)
-    assert by_minute.outcome is Outcome.LATE  # 09:00 is after 08:00 …
-    assert by_date.outcome is Outcome.ON_TIME  # … on the appointment's date
+    assert by_minute.outcome is StepResult.LATE  # 09:00 is after 08:00 …
+    assert by_date.outcome is StepResult.ON_TIME  # … on the appointment's date
     party = responsible(by_minute)
     assert party is not None
     assert (party.party, party.unit_code, party.level, party.minutes) == (Party.UNIT, "H56.10", "district", 180)
@@ -82,7 +83,7 @@ def test_a_supplement_moves_the_appointment_and_the_running_step_out_by_the_paus
     assert resumed.attempts[1].deadline_at == vn(2026, 3, 12, 10)
     h.completed(2, vn(2026, 3, 12, 9), vn(2026, 3, 9, 16)).resolved(vn(2026, 3, 12, 9))
     done = at(h, vn(2026, 3, 13))
-    assert done.outcome is Outcome.EARLY and done.attempts[1].result is Outcome.EARLY
+    assert done.outcome is StepResult.EARLY and done.attempts[1].result is StepResult.EARLY
     assert overruns(done) == []
 
 
@@ -159,7 +160,7 @@ def test_the_largest_overrun_is_responsible_and_a_tie_goes_to_the_later_step(fin
     h = two_steps().completed(1, vn(2026, 3, 10, 10), MON).assigned(2, vn(2026, 3, 10, 10), 1)
     h.completed(2, finish, vn(2026, 3, 10, 10)).resolved(finish)
     clock = at(h, vn(2026, 3, 13))
-    assert [o.minutes for _, o in overruns(clock)] == [120, 120 if who == "H56.10" else 105]
+    assert [o.minutes for o in overruns(clock)] == [120, 120 if who == "H56.10" else 105]
     party = responsible(clock)
     assert party is not None and party.unit_code == who
 
@@ -217,7 +218,7 @@ def test_an_apology_is_due_as_soon_as_the_remaining_budgets_cannot_fit() -> None
     found = {t.kind: t.due_at for t in timers(clock, CAL, TimerPolicy())}
     assert found[APOLOGY] == vn(2026, 3, 11, 8)
     assert proposed_appointment(clock, CAL, vn(2026, 3, 11, 9)) == CAL.add_working_minutes(vn(2026, 3, 12, 8), 960)
-    gap = [o for _, o in overruns(clock) if o.party is Party.INTERCONNECTION]
+    gap = [o for o in overruns(clock) if o.party is Party.INTERCONNECTION]
     assert [o.minutes for o in gap] == [960]  # Mon 08:00 – Wed 08:00: the handover never came
 
 

@@ -17,7 +17,6 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from pypdf import PdfReader
 
-from services.intake.receipt import vietnamese_date
 from services.sla.documents import (
     LEVEL_NAMES_VI,
     RESPONSIBLE_LEVELS,
@@ -30,6 +29,7 @@ from services.sla.documents import (
 from services.sla.periods import Window, period_of, report_window
 from services.sla.report_export import COLUMNS, report_csv, report_xlsx
 from services.sla.slip_pdf import apology_slip_pdf, control_slip_pdf
+from shared.pdf import vietnamese_date
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 WINDOWS: tuple[Window, ...] = ("calendar", "15th")
