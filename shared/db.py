@@ -125,13 +125,25 @@ def alembic_config(service_versions: Path) -> Config:
     return cfg
 
 
+def advisory_key(name: str) -> int:
+    """A stable 64-bit key for PostgreSQL's advisory locks."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def lock_for_transaction(session: AsyncSession, name: str) -> None:
+    """Serialise the transactions that name the same thing until they end (PostgreSQL's advisory lock).
+    SQLite needs none: its writers already run one at a time."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name != "sqlite":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(name)})
+
+
 async def migrate(engine: AsyncEngine, schema: str, service_versions: Path) -> None:
     """Bring the service's tables (and the platform's bus tables) to the newest revision."""
     cfg = alembic_config(service_versions)
     async with engine.begin() as conn:
         if not is_sqlite(engine):
-            lock_id = int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": advisory_key(f"migrate:{schema}")})
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 
         def _upgrade(sync_conn: Connection) -> None:

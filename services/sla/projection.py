@@ -29,6 +29,7 @@ from services.sla.metrics import DOSSIERS_FINISHED, STEP_BUDGET_SHARE, STEP_WORK
 from services.sla.tables import DossierClockRow, FactRow, StepClockRow, TimerRow
 from services.sla.timers import timers
 from shared.bus.unit_of_work import UnitOfWork
+from shared.db import lock_for_transaction
 from shared.events import new_envelope
 from shared.events.clock import (
     AppointmentChange,
@@ -108,8 +109,14 @@ async def refresh(
     uow: UnitOfWork, sla: Sla, code: str, now: datetime | None = None, since: datetime | None = None
 ) -> DossierClock | None:
     """Recompute the dossier from its facts as of now; write its rows and timers; emit what changed.
-    ``since``: when the fact that prompted it happened (timers due before it are not taken back)."""
+    ``since``: when the fact that prompted it happened (timers due before it are not taken back).
+
+    Two instances may each record a fact of the same dossier at once (its intake and routing events travel
+    on different topics); each would compute the dossier without the other's fact, and the one that saw no
+    acceptance would write nothing to conflict on. A lock per dossier makes the later of the two wait for
+    the earlier to commit, so it reads both facts."""
     await uow.session.flush()
+    await lock_for_transaction(uow.session, f"sla:dossier:{code}")
     facts = await load_facts(uow.session, code)
     if not facts:
         return None

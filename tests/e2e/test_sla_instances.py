@@ -76,7 +76,13 @@ def test_two_sla_instances_fire_each_timer_exactly_once(stack: DevStack) -> None
         return Counter({(str(code), str(kind)): int(n) for code, kind, n in rows if code in codes})
 
     # Each dossier: its step's notice and overdue flag, the dossier's notice and overdue flag, the apology.
-    wait_until(lambda: sum(published().values()) >= len(KINDS) * N, 120, "every timer to fire")
+    def all_fired() -> bool:
+        got = published()
+        missing = sorted({(c, k) for c in codes for k in KINDS} - set(got))
+        assert not missing, f"{len(missing)} of {len(KINDS) * N} not published, e.g. {missing[:3]}"
+        return True
+
+    wait_until(all_fired, 120, "every timer to fire")
     before = [fired_by(stack, i)[1] for i in (1, 2)]
     wait_until(lambda: all(fired_by(stack, i)[1] > before[i - 1] + 2 for i in (1, 2)), 60, "both sweepers to run again")
     counts = published()
