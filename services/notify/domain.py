@@ -10,6 +10,7 @@ from enum import StrEnum
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
+    ZALO = "zalo"
 
 
 class NotificationStatus(StrEnum):

@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.routing import external
 from services.routing.context import Routing, routing_of
 from services.routing.schemas import AcknowledgementIn, CompletionIn, ExternalCallbackOut
-from services.routing.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from shared.web.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from services.routing.tables import HandoverDelivery, Step
 from services.routing.views import local
 from shared.bus.unit_of_work import UnitOfWork

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.routing.signing import (
+from shared.web.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     SignatureError,

@@ -1,4 +1,5 @@
-"""Signed requests between routing and the external systems (land registry, tax). No I/O here.
+"""Signed HTTP requests between the platform and systems outside it: external registries, SMS, Zalo and
+postal operators. No I/O here.
 
 Both directions sign the same way with the shared secret: ``X-Lienthong-Timestamp`` carries the Unix time
 in seconds, and ``X-Lienthong-Signature`` is ``sha256=<hex>``, the HMAC-SHA256 of ``<timestamp>.<raw body>``.
