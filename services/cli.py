@@ -38,14 +38,29 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    """The sandbox operators; webhook secrets from LIENTHONG_SANDBOX_SECRET_{SMS_A,SMS_B,ZALO,POSTAL}."""
+    import os
+
     import uvicorn
 
-    from services.notify.sandbox.gateway import create_gateway_app
+    from services.notify.sandbox.gateway import DEFAULT_SECRETS, create_gateway_app
     from services.notify.sandbox.smtp import start_smtp
 
+    secrets = {
+        name: os.environ.get("LIENTHONG_SANDBOX_SECRET_" + name.upper().replace("-", "_")) or default
+        for name, default in DEFAULT_SECRETS.items()
+    }
     controller, mailbox = start_smtp(args.host, args.smtp_port)
     try:
-        uvicorn.run(create_gateway_app(mailbox), host=args.host, port=args.http_port, log_level="warning")
+        app = create_gateway_app(
+            mailbox,
+            token="sandbox",
+            callback_base_url=args.callback_url or None,
+            secrets=secrets,
+            receipt_delay_s=args.receipt_delay,
+            postal_auto_delay_s=args.postal_auto_advance,
+        )
+        uvicorn.run(app, host=args.host, port=args.http_port, log_level="warning")
     finally:
         controller.stop()
     return 0
@@ -66,7 +81,12 @@ def _external_sandbox(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from services.devstack import StackConfig, run_foreground
 
-    config = StackConfig(var_dir=Path(args.var), external_port=args.external_port, external_mode=args.external_mode)
+    config = StackConfig(
+        var_dir=Path(args.var),
+        external_port=args.external_port,
+        external_mode=args.external_mode,
+        postal_auto_advance_s=5.0,
+    )
     for name in SERVICES:
         port = getattr(args, f"{name}_port")
         if port:
@@ -307,10 +327,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--external-mode", choices=["ok", "fail", "silent"], default="ok")
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("sandbox", help="run the sandbox SMTP server and SMS gateway")
+    p = sub.add_parser(
+        "sandbox",
+        help="run the sandbox SMTP server and the SMS, Zalo and postal gateways",
+        description="Webhook secrets come from LIENTHONG_SANDBOX_SECRET_SMS_A, _SMS_B, _ZALO and _POSTAL "
+        "(defaults: sandbox-<provider>-secret); the operators' API token is 'sandbox'.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--smtp-port", type=int, default=1025)
     p.add_argument("--http-port", type=int, default=8090)
+    p.add_argument("--callback-url", default="", help="notify's base URL for receipts and webhooks (none: not sent)")
+    p.add_argument("--receipt-delay", type=float, default=0.2, help="seconds before a delivery receipt is sent")
+    p.add_argument(
+        "--postal-auto-advance",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="advance new postal orders by themselves after SECONDS (pickups: picked_up, deliveries: delivered)",
+    )
     p.set_defaults(func=_sandbox)
 
     _add_external_commands(sub)

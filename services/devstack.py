@@ -51,6 +51,9 @@ class StackConfig:
     Silent by default so units act on external steps through the agency API, as when their system does
     not answer, without an acknowledgement racing them; ``make run`` starts them ``ok``."""
     external_secret: str = "sandbox-external-secret"
+    postal_auto_advance_s: float | None = None
+    """The sandbox postal operator picks up and delivers by itself after this long (``make run``); None: the
+    tests advance orders through its control API."""
     kafka_bootstrap: str | None = None
     kafka_idempotent: bool | None = None
     """None: on for an external broker (Apache Kafka), off for the embedded one, which lacks it."""
@@ -180,6 +183,9 @@ class DevStack:
         wait_for_port(self.config.host, self.config.broker_port, 20, proc)
 
     def start_sandbox(self) -> None:
+        callback = ["--callback-url", self.config.url("notify")] if "notify" in self.config.ports else []
+        if self.config.postal_auto_advance_s is not None:
+            callback += ["--postal-auto-advance", str(self.config.postal_auto_advance_s)]
         proc = self._spawn(
             "sandbox",
             [
@@ -193,6 +199,7 @@ class DevStack:
                 str(self.config.smtp_port),
                 "--http-port",
                 str(self.config.gateway_port),
+                *callback,
             ],
         )
         wait_for_port(self.config.host, self.config.gateway_port, 30, proc)
@@ -234,6 +241,9 @@ class DevStack:
             "LIENTHONG_NOTIFY_SMTP_HOST": c.host,
             "LIENTHONG_NOTIFY_SMTP_PORT": str(c.smtp_port),
             "LIENTHONG_NOTIFY_SMS_GATEWAY_URL": f"{c.gateway_url}/sms",
+            "LIENTHONG_NOTIFY_SMS_B_GATEWAY_URL": f"{c.gateway_url}/sms-b",
+            "LIENTHONG_NOTIFY_ZALO_API_URL": f"{c.gateway_url}/zalo",
+            "LIENTHONG_NOTIFY_POSTAL_API_URL": f"{c.gateway_url}/postal",
             "LIENTHONG_ROUTING_EXTERNAL_URLS": json.dumps(
                 {s: f"{c.external_url}/systems/{s}/handovers" for s in EXTERNAL_SYSTEMS}
             ),

@@ -16,7 +16,7 @@ from services.intake.lifecycle import Action, IllegalTransition, transition
 from services.intake.tables import Dossier, TimelineEntry
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events import new_envelope
-from shared.events.dossier import Contact
+from shared.events.dossier import Contact, NotificationChannel
 from shared.web.audit import audit
 from shared.web.auth import Principal
 from shared.web.problems import Problem
@@ -46,6 +46,11 @@ def contact_of(dossier: Dossier) -> Contact:
         phone=dossier.applicant_phone,
         email=dossier.applicant_email,
         address=dossier.applicant_address,
+        notification_channels=(
+            [NotificationChannel(c) for c in dossier.notification_channels.split(",") if c]
+            if dossier.notification_channels is not None
+            else None
+        ),
     )
 
 

@@ -161,6 +161,11 @@ async def file_dossier(
         applicant_phone=applicant.phone,
         applicant_email=str(applicant.email) if applicant.email else None,
         applicant_address=applicant.address,
+        notification_channels=(
+            ",".join(c.value for c in applicant.notification_channels)
+            if applicant.notification_channels is not None
+            else None
+        ),
         proxy=body.proxy.model_dump_json() if body.proxy else None,
         documents=json.dumps([d.model_dump() for d in body.documents], ensure_ascii=False),
         result_delivery=body.result_delivery.value,

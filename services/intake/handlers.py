@@ -16,7 +16,8 @@ from shared.bus.handlers import Handlers, PermanentError
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events import Envelope
 from shared.events.clock import AppointmentChanged
-from shared.events.dossier import FinancialObligationSet, SupplementRequested
+from shared.events.delivery import PostalKind, PostalOrderUpdate
+from shared.events.dossier import FinancialObligationSet, ResultDelivery, ResultReturned, SupplementRequested
 from shared.events.step import (
     DossierResolved,
     RoutePlanned,
@@ -133,3 +134,55 @@ async def unit_sets_financial_obligation(uow: UnitOfWork, event: Envelope, notic
         items=notice.items, amount_vnd=notice.amount_vnd, reason=notice.reason, requested_by_unit_code=notice.unit_code
     )
     await _pause_for(uow, event, Action.SET_FINANCIAL_OBLIGATION, "dossier.financial_obligation_set", payload)
+
+
+async def _postal(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> Dossier:
+    dossier = await _dossier(uow, event.dossier_code)
+    detail: dict[str, Any] = {"kind": update.kind.value, "tracking_number": update.tracking_number}
+    if update.note:
+        detail["note"] = update.note
+    _timeline(uow, dossier, event, "notify", detail)
+    return dossier
+
+
+@handlers.on("postal.pickup_requested")
+async def postal_pickup_requested(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
+    await _postal(uow, event, update)
+
+
+@handlers.on("postal.picked_up")
+async def postal_picked_up(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
+    await _postal(uow, event, update)
+
+
+@handlers.on("postal.delivery_requested")
+async def postal_delivery_requested(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
+    await _postal(uow, event, update)
+
+
+@handlers.on("postal.failed")
+async def postal_failed(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
+    await _postal(uow, event, update)
+
+
+@handlers.on("postal.delivered")
+async def postal_delivered(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
+    """The post handed the result to the citizen: the result is returned (status 10)."""
+    dossier = await _postal(uow, event, update)
+    if update.kind is not PostalKind.DELIVERY:
+        return
+    try:
+        transition(DossierStatus(dossier.status), Action.RETURN_RESULT, None)
+    except IllegalTransition as exc:
+        log.warning("dossier %s: postal delivery not recorded as the return: %s", dossier.code, exc)
+        return
+    change_status(dossier, None, Action.RETURN_RESULT, update.at)
+    note = f"Bưu chính đã phát kết quả, mã vận đơn {update.tracking_number}"
+    record(
+        uow,
+        dossier,
+        None,
+        "dossier.result_returned",
+        ResultReturned(delivery=ResultDelivery.POSTAL, note=note),
+        update.at,
+    )

@@ -7,9 +7,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
-from shared.events.dossier import Channel, ResultDelivery
+from shared.events.dossier import Channel, NotificationChannel, ResultDelivery
 
 _MOBILE = re.compile(r"^0[35789]\d{8}$")
 _LANDLINE = re.compile(r"^02\d{9}$")
@@ -52,6 +61,20 @@ class ApplicantIn(BaseModel):
     phone: Phone | None = None
     email: EmailStr | None = Field(default=None, max_length=254, examples=["an.nguyen@example.vn"])
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    notification_channels: list[NotificationChannel] | None = Field(
+        default=None,
+        max_length=3,
+        description="Channels the applicant agrees to be told on (SMS, Zalo, email), in the order they prefer. "
+        "Left out: every channel they have an address for. An empty list: no messages.",
+        examples=[["zalo", "email"]],
+    )
+
+    @field_validator("notification_channels")
+    @classmethod
+    def _distinct_channels(cls, channels: list[NotificationChannel] | None) -> list[NotificationChannel] | None:
+        if channels is not None and len(set(channels)) != len(channels):
+            raise ValueError("each channel may be named once")
+        return channels
 
 
 class ProxyIn(BaseModel):

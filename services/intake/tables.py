@@ -32,6 +32,8 @@ class Dossier(SQLModel, table=True):
     applicant_phone: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     applicant_email: str | None = Field(default=None, sa_column=Column(String(254), nullable=True))
     applicant_address: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    notification_channels: str | None = Field(default=None, sa_column=Column(String(60), nullable=True))
+    """Comma-separated, in the applicant's order; None: not given."""
     proxy: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     documents: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     result_delivery: str = Field(default="desk", sa_column=Column(String(20), nullable=False))

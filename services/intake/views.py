@@ -70,6 +70,11 @@ def detail(dossier: Dossier, timeline: list[TimelineEntry]) -> DossierDetail:
             "phone": dossier.applicant_phone,
             "email": dossier.applicant_email,
             "address": dossier.applicant_address,
+            "notification_channels": (
+                [c for c in dossier.notification_channels.split(",") if c]
+                if dossier.notification_channels is not None
+                else None
+            ),
         },
         proxy=json.loads(dossier.proxy) if dossier.proxy else None,
         documents=json.loads(dossier.documents),

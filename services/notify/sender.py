@@ -1,63 +1,77 @@
 """The sender: claims notifications that are due, hands them to providers, records the outcome.
 
-A notification is marked ``sending`` in its own transaction before the provider is called, and the
-provider receives the notification id as its reference, so a crash after the provider accepted and
-before we recorded it is resolved by the provider's duplicate answer, not by a second message.
+A notification is marked ``sending`` in its own transaction before the provider is called, and the provider
+receives the notification id as its reference. A process that dies between the provider's acceptance and
+our record leaves the row ``sending``; after the sending timeout the provider is asked whether it has the
+reference (recorded as sent if so) instead of being sent the message blindly again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 
-from services.notify.domain import Channel, NotificationStatus, check_transition
-from services.notify.providers import OutgoingMessage, Provider, ProviderError
-from services.notify.tables import Notification, NotificationEvent
-from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from services.notify.context import Notify
+from services.notify.domain import Channel, NotificationStatus, retry_delay
+from services.notify.fallback import fall_back
+from services.notify.providers import LookupOutcome, OutgoingMessage, Provider, ProviderError
+from services.notify.status import transition
+from services.notify.tables import Notification
+from shared.bus.unit_of_work import UnitOfWorkFactory
 from shared.events import new_envelope
-from shared.events.delivery import NotificationFailed, NotificationSent
+from shared.events.delivery import NotificationSent
 from shared.failpoints import failpoint
 
 log = logging.getLogger(__name__)
 
 PRODUCER = "notify"
-RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
+DUE = [NotificationStatus.CREATED.value, NotificationStatus.TEMPORARY_FAILURE.value]
 
 
-def transition(uow: UnitOfWork, n: Notification, new: NotificationStatus, detail: str | None = None) -> None:
-    """The one guarded function through which every status change goes."""
-    check_transition(NotificationStatus(n.status), new)
-    now = datetime.now(UTC)
-    n.status = new.value
-    n.updated_at = now
-    n.version += 1
-    uow.session.add(n)
-    uow.session.add(NotificationEvent(notification_id=n.id, status=new.value, at=now, detail=detail))
+def outgoing(n: Notification) -> OutgoingMessage:
+    return OutgoingMessage(
+        id=n.id,
+        channel=Channel(n.channel),
+        recipient=n.recipient,
+        subject=n.subject,
+        body=n.body,
+        html=n.html,
+        zalo_template_id=n.zalo_template_id,
+        zalo_params=json.loads(n.zalo_params) if n.zalo_params else {},
+    )
 
 
 class Sender:
     def __init__(
         self,
         units: UnitOfWorkFactory,
-        providers: dict[Channel, Provider],
+        providers: Mapping[Channel, Provider],
+        notify: Notify,
         *,
         poll_interval: float,
-        batch_size: int = 50,
+        sending_timeout: timedelta,
+        batch_size: int = 100,
         use_skip_locked: bool = False,
     ) -> None:
         self._units = units
         self._providers = providers
+        self._notify = notify
         self._poll_interval = poll_interval
+        self._sending_timeout = sending_timeout
         self._batch_size = batch_size
         self._skip_locked = use_skip_locked
 
     async def run(self) -> None:
         while True:
             try:
+                await self.reconcile_stale()
                 sent = await self.send_due()
             except asyncio.CancelledError:
                 raise
@@ -73,20 +87,18 @@ class Sender:
             query = (
                 select(Notification)
                 .where(
-                    col(Notification.status).in_(
-                        [NotificationStatus.CREATED.value, NotificationStatus.TEMPORARY_FAILURE.value]
-                    ),
+                    col(Notification.status).in_(DUE),
                     or_(col(Notification.next_attempt_at).is_(None), col(Notification.next_attempt_at) <= now),
                 )
-                .order_by(col(Notification.created_at))
+                .order_by(col(Notification.next_attempt_at))
                 .limit(self._batch_size)
             )
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True)
             rows = list((await uow.session.exec(query)).all())
             for n in rows:
-                transition(uow, n, NotificationStatus.SENDING)
                 n.attempts += 1
+                transition(uow, n, NotificationStatus.SENDING, detail=f"attempt {n.attempts}")
         return rows
 
     async def send_due(self) -> int:
@@ -96,57 +108,107 @@ class Sender:
         return len(claimed)
 
     async def _send_one(self, n: Notification) -> None:
-        channel = Channel(n.channel)
-        provider = self._providers[channel]
-        message = OutgoingMessage(id=n.id, channel=channel, recipient=n.recipient, subject=n.subject, body=n.body)
+        provider = self._providers.get(Channel(n.channel))
+        if provider is None:
+            await self._record_failure(n.id, ProviderError(f"no provider for {n.channel}", permanent=True))
+            return
         try:
-            reference = await provider.send(message)
+            accepted = await provider.send(outgoing(n))
         except ProviderError as exc:
+            if exc.ambiguous and not exc.permanent:
+                # The operator may have taken it before the line broke: ask before trying again.
+                lookup = await provider.lookup(n.id)
+                if lookup.outcome is LookupOutcome.FOUND and lookup.reference:
+                    await self._record_sent(n.id, lookup.reference, lookup.provider or provider.name)
+                    return
             await self._record_failure(n.id, exc)
             return
         failpoint("notify.after_provider_accepted")
-        async with self._units() as uow:
-            row = await uow.session.get(Notification, n.id)
-            if row is None or NotificationStatus(row.status).final:
+        await self._record_sent(n.id, accepted.reference, accepted.provider)
+
+    async def _record_sent(self, nid: str, reference: str, provider: str) -> None:
+        for _ in range(3):
+            try:
+                async with self._units() as uow:
+                    row = await uow.session.get(Notification, nid)
+                    if row is None or NotificationStatus(row.status) is not NotificationStatus.SENDING:
+                        # A receipt got here first (delivered) or an operator finished it: nothing to add.
+                        if row is not None and row.provider_reference is None:
+                            row.provider_reference, row.provider = reference, provider
+                            uow.session.add(row)
+                        return
+                    row.provider_reference, row.provider = reference, provider
+                    transition(uow, row, NotificationStatus.SENT, detail=f"{provider}: {reference}")
+                    uow.emit(
+                        new_envelope(
+                            type="notification.sent",
+                            dossier_code=row.dossier_code,
+                            producer=PRODUCER,
+                            payload=NotificationSent(
+                                notification_id=row.id,
+                                channel=row.channel,
+                                template=row.template,
+                                template_version=row.template_version,
+                                audience=row.audience,
+                                provider=provider,
+                                provider_reference=reference,
+                                parts=row.parts,
+                            ),
+                        )
+                    )
                 return
-            row.provider_reference = reference
-            transition(uow, row, NotificationStatus.SENT, detail=f"{provider.name}: {reference}")
-            uow.emit(
-                new_envelope(
-                    type="notification.sent",
-                    dossier_code=row.dossier_code,
-                    producer=PRODUCER,
-                    payload=NotificationSent(
-                        notification_id=row.id,
-                        channel=row.channel,
-                        template=row.template,
-                        provider_reference=reference,
-                    ),
-                )
-            )
+            except StaleDataError:
+                continue
 
     async def _record_failure(self, nid: str, exc: ProviderError) -> None:
+        now = datetime.now(UTC)
         async with self._units() as uow:
             row = await uow.session.get(Notification, nid)
-            if row is None:
+            if row is None or NotificationStatus(row.status) is not NotificationStatus.SENDING:
                 return
             row.last_error = str(exc)[:1000]
-            if exc.permanent or row.attempts > len(RETRY_DELAYS):
+            if exc.permanent:
                 transition(uow, row, NotificationStatus.PERMANENT_FAILURE, detail=str(exc)[:500])
-                uow.emit(
-                    new_envelope(
-                        type="notification.failed",
-                        dossier_code=row.dossier_code,
-                        producer=PRODUCER,
-                        payload=NotificationFailed(
-                            notification_id=row.id,
-                            channel=row.channel,
-                            template=row.template,
-                            reason=str(exc)[:500],
-                        ),
-                    )
-                )
+                await fall_back(uow, self._notify, row, str(exc), now)
                 return
-            transition(uow, row, NotificationStatus.TEMPORARY_FAILURE, detail=str(exc)[:500])
-            row.next_attempt_at = datetime.now(UTC) + RETRY_DELAYS[row.attempts - 1]
+            delay = retry_delay(row.attempts)
+            if delay is None:
+                reason = f"{row.attempts} attempts failed; last: {exc}"
+                transition(uow, row, NotificationStatus.TECHNICAL_FAILURE, detail=reason[:500])
+                await fall_back(uow, self._notify, row, reason, now)
+                return
+            row.next_attempt_at = now + delay
+            transition(uow, row, NotificationStatus.TEMPORARY_FAILURE, detail=f"{exc}; next attempt in {delay}"[:500])
             log.warning("sender: %s via %s failed (attempt %d): %s", nid, row.channel, row.attempts, exc)
+
+    async def reconcile_stale(self) -> int:
+        """Rows left ``sending`` past the timeout: the process died mid-call. Ask the provider."""
+        cutoff = datetime.now(UTC) - self._sending_timeout
+        async with self._units.sessions() as session:
+            stale = (
+                await session.exec(
+                    select(Notification)
+                    .where(
+                        Notification.status == NotificationStatus.SENDING.value, col(Notification.updated_at) < cutoff
+                    )
+                    .limit(self._batch_size)
+                )
+            ).all()
+        for n in stale:
+            provider = self._providers.get(Channel(n.channel))
+            lookup = await provider.lookup(n.id) if provider is not None else None
+            if lookup is not None and lookup.outcome is LookupOutcome.FOUND and lookup.reference:
+                log.info("sender: %s was accepted by %s before the crash; recorded, not resent", n.id, lookup.provider)
+                await self._record_sent(n.id, lookup.reference, lookup.provider or "")
+                continue
+            outcome = lookup.outcome.value if lookup is not None else "no provider"
+            await self._retry_after_crash(n.id, outcome)
+        return len(stale)
+
+    async def _retry_after_crash(self, nid: str, outcome: str) -> None:
+        async with self._units() as uow:
+            row = await uow.session.get(Notification, nid)
+            if row is None or NotificationStatus(row.status) is not NotificationStatus.SENDING:
+                return
+            row.next_attempt_at = datetime.now(UTC)
+            transition(uow, row, NotificationStatus.TEMPORARY_FAILURE, detail=f"sending timed out; provider: {outcome}")

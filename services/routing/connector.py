@@ -33,10 +33,10 @@ from services.routing.connector_rules import Answer, DeliveryStatus, backoff_del
 from services.routing.context import Routing
 from services.routing.external import handover_ref
 from services.routing.settings import RoutingSettings
-from shared.web.signing import signed_headers
 from services.routing.tables import ConnectorDeadLetter, Handover, HandoverDelivery
 from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events.step import HandoverFailed, HandoverUnacknowledged
+from shared.web.signing import signed_headers
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.routing import external
 from services.routing.context import Routing, routing_of
 from services.routing.schemas import AcknowledgementIn, CompletionIn, ExternalCallbackOut
-from shared.web.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from services.routing.tables import HandoverDelivery, Step
 from services.routing.views import local
 from shared.bus.unit_of_work import UnitOfWork
 from shared.web.deps import UnitsDep
 from shared.web.problems import Problem
+from shared.web.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 
 router = APIRouter(prefix="/v1/external", tags=["external systems"])
 

@@ -27,6 +27,12 @@ class TimeUnit(StrEnum):
     CALENDAR_DAYS = "calendar_days"
 
 
+class NotificationChannel(StrEnum):
+    SMS = "sms"
+    ZALO = "zalo"
+    EMAIL = "email"
+
+
 class Contact(BaseModel):
     """How to reach the applicant. Personal ID numbers are not carried: no consumer needs them."""
 
@@ -36,6 +42,11 @@ class Contact(BaseModel):
     phone: str | None = None
     email: str | None = None
     address: str | None = None
+    notification_channels: list[NotificationChannel] | None = Field(
+        default=None,
+        description="The channels the applicant agreed to be told on, in the order they prefer; none given: "
+        "SMS, Zalo, email, wherever they have an address. An empty list: no messages.",
+    )
 
 
 class StatutoryTime(BaseModel):

@@ -98,7 +98,25 @@ EVENT_TYPES: dict[str, EventType] = {
         *_types(
             NOTIFY_DELIVERY,
             ("notification.sent", delivery.NotificationSent, "A provider accepted a notification."),
+            (
+                "notification.delivered",
+                delivery.NotificationDelivered,
+                "The provider's receipt says the notification reached the recipient.",
+            ),
             ("notification.failed", delivery.NotificationFailed, "A notification could not be delivered."),
+            (
+                "postal.pickup_requested",
+                delivery.PostalOrderUpdate,
+                "The postal operator took an order to collect a dossier filed by post; tracking number issued.",
+            ),
+            ("postal.picked_up", delivery.PostalOrderUpdate, "The post collected the dossier from the citizen."),
+            (
+                "postal.delivery_requested",
+                delivery.PostalOrderUpdate,
+                "The postal operator took an order to deliver the result; tracking number issued.",
+            ),
+            ("postal.delivered", delivery.PostalOrderUpdate, "The post delivered the result to the citizen."),
+            ("postal.failed", delivery.PostalOrderUpdate, "A postal order failed or came back undelivered."),
         ),
     ]
 }

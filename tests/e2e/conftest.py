@@ -20,6 +20,8 @@ def stack_config(tmp_path: Path, broker: Broker, database_url: str, namespace: s
         kafka_idempotent=broker.idempotent,
         database_url=database_url,
         kafka_namespace=namespace,
+        # No quiet hours unless a test sets them: the suite runs at any hour.
+        extra_env={"LIENTHONG_NOTIFY_QUIET_HOURS_START": "00:00", "LIENTHONG_NOTIFY_QUIET_HOURS_END": "00:00"},
     )
 
 

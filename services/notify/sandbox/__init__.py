@@ -1,2 +1,3 @@
-"""Sandbox gateways at the edge of the world: an SMS operator and an SMTP server that record what
-they receive and can be told to fail. Started by ``make run`` and by the tests; never in production."""
+"""Sandbox gateways at the edge of the world: two SMS operators, Zalo ZNS, the postal operator and an SMTP
+server that record what they receive, can be told to fail, and send signed webhooks back. Started by
+``make run`` and by the tests; never in production."""

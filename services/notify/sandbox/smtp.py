@@ -19,6 +19,8 @@ class ReceivedEmail:
     body: str
     headers: dict[str, str]
     received_at: str
+    html: str | None = None
+    """The HTML alternative, when the letter has one."""
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Mailbox:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         body_part = parsed.get_body(preferencelist=("plain", "html"))
         body = body_part.get_content() if body_part is not None else ""
+        html_part = parsed.get_body(preferencelist=("html",))
         self.messages.append(
             ReceivedEmail(
                 mail_from=envelope.mail_from,
@@ -37,6 +40,7 @@ class Mailbox:
                 body=body,
                 headers={k: str(v) for k, v in parsed.items()},
                 received_at=datetime.now(UTC).isoformat(),
+                html=html_part.get_content() if html_part is not None else None,
             )
         )
         return "250 Message accepted for delivery"

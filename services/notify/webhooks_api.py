@@ -1,0 +1,156 @@
+"""What providers call back: delivery receipts, citizens' inbound SMS keywords, postal status webhooks.
+
+Each request is signed by the provider (HMAC-SHA256 of the timestamp and the body, shared/web/signing.py)
+with its own secret; a bad or stale signature is 401, an unknown provider 404, and a replayed receipt is
+answered 200 with ``"outcome": "replay"`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Literal, TypeVar
+
+from fastapi import APIRouter, Path, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from services.notify.context import notify_of
+from services.notify.receipts import apply_inbound_sms, apply_postal_webhook, apply_receipt
+from shared.bus.unit_of_work import UnitOfWork
+from shared.web.deps import UnitsDep
+from shared.web.problems import Problem
+from shared.web.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+
+router = APIRouter(prefix="/v1", tags=["provider callbacks"])
+M = TypeVar("M", bound=BaseModel)
+ProviderName = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z0-9-]+$")]
+
+
+class ReceiptIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    receipt_id: str = Field(min_length=1, max_length=100)
+    reference: str = Field(min_length=1, max_length=100, description="Our notification id.")
+    message_id: str | None = Field(default=None, max_length=200)
+    status: Literal["delivered", "failed"]
+    error: str | None = Field(default=None, max_length=500)
+    at: AwareDatetime
+
+
+class InboundSmsIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    sender: str = Field(alias="from", min_length=3, max_length=20)
+    text: str = Field(max_length=1600)
+    message_id: str = Field(min_length=1, max_length=100)
+    received_at: AwareDatetime | None = None
+
+
+class PostalWebhookIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str = Field(min_length=1, max_length=100)
+    tracking_number: str = Field(min_length=1, max_length=40)
+    order_id: str | None = Field(default=None, max_length=36)
+    status: Literal["picked_up", "in_transit", "delivered", "returned", "failed"]
+    at: AwareDatetime
+    note: str | None = Field(default=None, max_length=500)
+
+
+class CallbackOutcome(BaseModel):
+    outcome: str = Field(examples=["applied", "replay", "unknown", "final", "ignored", "opt-out"])
+
+
+def _secret(request: Request, provider: str) -> str:
+    s = request.app.state.runtime.settings
+    secrets = {
+        "sms-a": s.sms_receipt_secret,
+        "sms-b": s.sms_b_receipt_secret,
+        "zalo": s.zalo_receipt_secret,
+        "postal": s.postal_webhook_secret,
+    }
+    if provider not in secrets:
+        raise Problem(404, "Unknown provider", f"No provider is called {provider!r}.")
+    return str(secrets[provider])
+
+
+async def _signed_body(request: Request, provider: str) -> bytes:
+    raw = await request.body()
+    try:
+        verify(
+            _secret(request, provider),
+            request.headers.get(TIMESTAMP_HEADER),
+            request.headers.get(SIGNATURE_HEADER),
+            raw,
+            now=time.time(),
+        )
+    except SignatureError as exc:
+        raise Problem(401, "Bad signature", str(exc)) from exc
+    return raw
+
+
+def _parse(model: type[M], raw: bytes) -> M:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [
+            {"source": "body", "field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()
+        ]
+        raise Problem(422, "Invalid body", "The callback's body does not match its schema.", errors=errors) from exc
+
+
+async def _once(units: UnitsDep, apply: Callable[[UnitOfWork], Awaitable[str]]) -> CallbackOutcome:
+    try:
+        async with units() as uow:
+            outcome = await apply(uow)
+    except IntegrityError:
+        # The same receipt, delivered twice at once: the other request recorded it.
+        outcome = "replay"
+    return CallbackOutcome(outcome=outcome)
+
+
+@router.post("/receipts/{provider}", response_model=CallbackOutcome, summary="A provider's delivery receipt")
+async def receipt(provider: ProviderName, request: Request, units: UnitsDep) -> CallbackOutcome:
+    raw = await _signed_body(request, provider)
+    body = _parse(ReceiptIn, raw)
+    notify = notify_of(request)
+    return await _once(
+        units,
+        lambda uow: apply_receipt(
+            uow,
+            notify,
+            provider=provider,
+            receipt_id=body.receipt_id,
+            reference=body.reference,
+            delivered=body.status == "delivered",
+            error=body.error,
+            at=body.at,
+        ),
+    )
+
+
+@router.post("/inbound-sms/{provider}", response_model=CallbackOutcome, summary="A citizen's SMS to the brandname")
+async def inbound_sms(provider: ProviderName, request: Request, units: UnitsDep) -> CallbackOutcome:
+    raw = await _signed_body(request, provider)
+    body = _parse(InboundSmsIn, raw)
+    return await _once(
+        units,
+        lambda uow: apply_inbound_sms(
+            uow, provider=provider, message_id=body.message_id, sender=body.sender, text=body.text
+        ),
+    )
+
+
+@router.post("/postal/webhooks", response_model=CallbackOutcome, summary="The postal operator's order status")
+async def postal_webhook(request: Request, units: UnitsDep) -> CallbackOutcome:
+    raw = await _signed_body(request, "postal")
+    body = _parse(PostalWebhookIn, raw)
+    at: datetime = body.at
+    return await _once(
+        units,
+        lambda uow: apply_postal_webhook(
+            uow, event_id=body.event_id, tracking_number=body.tracking_number, status=body.status, at=at, note=body.note
+        ),
+    )
