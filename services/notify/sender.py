@@ -119,14 +119,17 @@ class Sender:
                 # The operator may have taken it before the line broke: ask before trying again.
                 lookup = await provider.lookup(n.id)
                 if lookup.outcome is LookupOutcome.FOUND and lookup.reference:
-                    await self._record_sent(n.id, lookup.reference, lookup.provider or provider.name)
+                    await self._record_sent(
+                        n.id, lookup.reference, lookup.provider or provider.name, how="found by lookup, not resent"
+                    )
                     return
             await self._record_failure(n.id, exc)
             return
         failpoint("notify.after_provider_accepted")
         await self._record_sent(n.id, accepted.reference, accepted.provider)
 
-    async def _record_sent(self, nid: str, reference: str, provider: str) -> None:
+    async def _record_sent(self, nid: str, reference: str, provider: str, how: str | None = None) -> None:
+        """``how``: said in the history when the sending was not seen through (a lookup after a crash)."""
         for _ in range(3):
             try:
                 async with self._units() as uow:
@@ -138,7 +141,8 @@ class Sender:
                             uow.session.add(row)
                         return
                     row.provider_reference, row.provider = reference, provider
-                    transition(uow, row, NotificationStatus.SENT, detail=f"{provider}: {reference}")
+                    detail = f"{provider}: {reference}" + (f" ({how})" if how else "")
+                    transition(uow, row, NotificationStatus.SENT, detail=detail)
                     uow.emit(
                         new_envelope(
                             type="notification.sent",
@@ -199,7 +203,8 @@ class Sender:
             lookup = await provider.lookup(n.id) if provider is not None else None
             if lookup is not None and lookup.outcome is LookupOutcome.FOUND and lookup.reference:
                 log.info("sender: %s was accepted by %s before the crash; recorded, not resent", n.id, lookup.provider)
-                await self._record_sent(n.id, lookup.reference, lookup.provider or "")
+                how = "sending timed out; the provider had it already: recorded, not resent"
+                await self._record_sent(n.id, lookup.reference, lookup.provider or "", how=how)
                 continue
             outcome = lookup.outcome.value if lookup is not None else "no provider"
             await self._retry_after_crash(n.id, outcome)

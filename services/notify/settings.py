@@ -24,7 +24,9 @@ class NotifySettings(ServiceSettings):
         description="Vietnamese SMS: full Unicode (70 characters a part, 67 in a multi-part message) or accents "
         "removed (160/153). Templates too long for sms_max_parts under it are refused at start-up.",
     )
-    sms_max_parts: int = Field(default=3, ge=1, le=10)
+    sms_max_parts: int = Field(
+        default=4, ge=1, le=10, description="The apology carries its reason and both appointments: four parts."
+    )
     sms_gateway_url: str = "http://127.0.0.1:8090/sms"
     sms_gateway_token: str = "sandbox"
     sms_receipt_secret: str = "sandbox-sms-a-secret"

@@ -60,7 +60,7 @@ class TemplateCatalog:
         specs: Mapping[str, TemplateSpec],
         *,
         sms_policy: SmsEncoding = SmsEncoding.UNICODE,
-        sms_max_parts: int = 3,
+        sms_max_parts: int = 4,
     ) -> None:
         if sms_max_parts < 1:
             raise ValueError("sms_max_parts must be at least 1")
@@ -72,7 +72,7 @@ class TemplateCatalog:
 
     @classmethod
     def load(
-        cls, directory: Path | None = None, *, sms_policy: SmsEncoding = SmsEncoding.UNICODE, sms_max_parts: int = 3
+        cls, directory: Path | None = None, *, sms_policy: SmsEncoding = SmsEncoding.UNICODE, sms_max_parts: int = 4
     ) -> TemplateCatalog:
         """Every ``*.yaml`` template in ``directory`` (None: the packaged data), checked."""
         root: Traversable = files(DATA_PACKAGE) if directory is None else directory
