@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    """The sandbox operators; webhook secrets from LIENTHONG_SANDBOX_SECRET_{SMS_A,SMS_B,ZALO,POSTAL}."""
+    """The sandbox operators; webhook secrets from SANDBOX_SECRET_{SMS_A,SMS_B,ZALO,POSTAL}."""
     import os
 
     import uvicorn
@@ -47,7 +47,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     from services.notify.sandbox.smtp import start_smtp
 
     secrets = {
-        name: os.environ.get("LIENTHONG_SANDBOX_SECRET_" + name.upper().replace("-", "_")) or default
+        name: os.environ.get("SANDBOX_SECRET_" + name.upper().replace("-", "_")) or default
         for name, default in DEFAULT_SECRETS.items()
     }
     controller, mailbox = start_smtp(args.host, args.smtp_port)
@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "sandbox",
         help="run the sandbox SMTP server and the SMS, Zalo and postal gateways",
-        description="Webhook secrets come from LIENTHONG_SANDBOX_SECRET_SMS_A, _SMS_B, _ZALO and _POSTAL "
+        description="Webhook secrets come from SANDBOX_SECRET_SMS_A, _SMS_B, _ZALO and _POSTAL "
         "(defaults: sandbox-<provider>-secret); the operators' API token is 'sandbox'.",
     )
     p.add_argument("--host", default="127.0.0.1")

@@ -41,7 +41,7 @@ DEFAULT_SECRETS = {
     "zalo": "sandbox-zalo-secret",
     "postal": "sandbox-postal-secret",
 }
-"""The webhook signing secrets when none are given (``lienthong sandbox`` reads LIENTHONG_SANDBOX_SECRET_*)."""
+"""The webhook signing secrets when none are given (``lienthong sandbox`` reads SANDBOX_SECRET_*)."""
 
 
 class InboundSmsIn(BaseModel):
