@@ -280,3 +280,38 @@ def test_units_and_the_desk_hear_of_a_step_going_late_and_the_citizen_gets_the_a
     assert new_day.strftime("%d/%m/%Y") in sms["body"]
     desk_alerts = [n for n in notifications(stack, code, "desk") if n["template"] == "desk.apology_required"]
     assert {n["channel"] for n in desk_alerts} == {"email", "sms"}
+
+
+def test_the_ops_team_sees_messages_providers_and_postal_orders_in_metrics(stack: DevStack) -> None:
+    def delivered_sms() -> float:
+        return metric(
+            stack,
+            "notify",
+            "lienthong_notify_notifications_total",
+            channel="sms",
+            template="dossier.received_desk",
+            status="delivered",
+        )
+
+    before = delivered_sms()
+    body = {
+        "procedure_code": LAND,
+        "receiving_unit_code": "H56.101",
+        "channel": "in_person",
+        "applicant": {"full_name": "Bùi Thị Mai", "phone": "0913000401", "notification_channels": ["sms"]},
+    }
+    with api(stack) as c:
+        code = ok(c.post("/v1/dossiers", json=body), 201)["code"]
+    wait_until(lambda: [n for n in notifications(stack, code) if n["status"] == "delivered"], 60, "the receipt")
+    assert delivered_sms() >= before + 1  # other dossiers' messages may be delivered meanwhile
+    assert metric(stack, "notify", "lienthong_notify_provider_seconds_count", provider="sms-a", outcome="accepted") > 0
+    assert metric(stack, "notify", "lienthong_notify_receipts_total", provider="sms-a", outcome="applied") > 0
+    # The gauges are recounted every 15 s from the tables.
+    wait_until(
+        lambda: (
+            metric(stack, "notify", "lienthong_notify_notifications_in_status", channel="sms", status="delivered") > 0
+        ),
+        40,
+        "the recounted gauge",
+    )
+    assert metric(stack, "notify", "lienthong_notify_oldest_due_seconds") < 60
