@@ -145,24 +145,13 @@ async def _postal(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -
     return dossier
 
 
-@handlers.on("postal.pickup_requested")
-async def postal_pickup_requested(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
+async def postal_update(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
+    """The post's progress, kept on the timeline (the citizen's tracking page reads it)."""
     await _postal(uow, event, update)
 
 
-@handlers.on("postal.picked_up")
-async def postal_picked_up(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
-    await _postal(uow, event, update)
-
-
-@handlers.on("postal.delivery_requested")
-async def postal_delivery_requested(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
-    await _postal(uow, event, update)
-
-
-@handlers.on("postal.failed")
-async def postal_failed(uow: UnitOfWork, event: Envelope, update: PostalOrderUpdate) -> None:
-    await _postal(uow, event, update)
+for _type in ("postal.pickup_requested", "postal.picked_up", "postal.delivery_requested", "postal.failed"):
+    handlers.on(_type)(postal_update)
 
 
 @handlers.on("postal.delivered")

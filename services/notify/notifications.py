@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -181,23 +182,9 @@ async def notify_citizen(
         "address": row.address or "",
         **extra,
     }
-    created = []
-    for delivery in plan_deliveries(contact, offered(notify, template), await opted_out(uow, contact)):
-        n = await create_notification(
-            uow,
-            notify,
-            cause_id=cause_id,
-            event_type=event_type,
-            dossier_code=dossier_code,
-            audience=Audience.CITIZEN,
-            delivery=delivery,
-            template=template,
-            data=data,
-            now=now,
-        )
-        if n is not None:
-            created.append(n)
-    return created
+    deliveries = plan_deliveries(contact, offered(notify, template), await opted_out(uow, contact))
+    common = {"cause_id": cause_id, "event_type": event_type, "dossier_code": dossier_code, "template": template}
+    return await _each(uow, notify, deliveries, Audience.CITIZEN, data, now, **common)
 
 
 async def notify_unit(
@@ -224,20 +211,24 @@ async def notify_unit(
         deliveries.append(Delivery(Channel.EMAIL, contact.email))
     if contact.phone and Channel.SMS in channels and notify.templates.urgent(template):
         deliveries.append(Delivery(Channel.SMS, contact.phone))
-    created = []
+    values = {"dossier_code": dossier_code, **data}
+    common = {"cause_id": cause_id, "event_type": event_type, "dossier_code": dossier_code, "template": template}
+    return await _each(uow, notify, deliveries, audience, values, now, **common)
+
+
+async def _each(
+    uow: UnitOfWork,
+    notify: Notify,
+    deliveries: list[Delivery],
+    audience: Audience,
+    data: Mapping[str, object],
+    now: datetime,
+    **common: Any,
+) -> list[Notification]:
+    """One notification per delivery; those a redelivered event finds already made are left out."""
+    made = []
     for delivery in deliveries:
-        n = await create_notification(
-            uow,
-            notify,
-            cause_id=cause_id,
-            event_type=event_type,
-            dossier_code=dossier_code,
-            audience=audience,
-            delivery=delivery,
-            template=template,
-            data={"dossier_code": dossier_code, **data},
-            now=now,
-        )
+        n = await create_notification(uow, notify, audience=audience, delivery=delivery, data=data, now=now, **common)
         if n is not None:
-            created.append(n)
-    return created
+            made.append(n)
+    return made

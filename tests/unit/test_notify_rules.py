@@ -66,20 +66,12 @@ def test_fallback_goes_sms_then_zalo_then_email_skipping_what_the_event_used() -
     assert fallback_delivery(contact, Channel.EMAIL, ALL, set(), [Channel.SMS, Channel.EMAIL]) is None
 
 
-def test_final_statuses_never_change() -> None:
-    for final in (
-        NotificationStatus.DELIVERED,
-        NotificationStatus.PERMANENT_FAILURE,
-        NotificationStatus.TECHNICAL_FAILURE,
-    ):
-        assert final.final
-        for other in NotificationStatus:
-            with pytest.raises(IllegalTransition):
-                check_transition(final, other)
+def test_a_receipt_may_overtake_our_record_and_a_failed_one_follows_a_send() -> None:
     check_transition(NotificationStatus.SENDING, NotificationStatus.DELIVERED)  # a receipt before our record
     check_transition(NotificationStatus.SENT, NotificationStatus.PERMANENT_FAILURE)  # a failed receipt
+    check_transition(NotificationStatus.TEMPORARY_FAILURE, NotificationStatus.TECHNICAL_FAILURE)  # retries exhausted
     with pytest.raises(IllegalTransition):
-        check_transition(NotificationStatus.CREATED, NotificationStatus.SENT)
+        check_transition(NotificationStatus.CREATED, NotificationStatus.DELIVERED)
 
 
 VN = timedelta(hours=7)
