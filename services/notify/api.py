@@ -164,6 +164,16 @@ async def resend(
             raise Problem(404, "Not found", f"No notification {notification_id}.")
         if original.status in ("created", "sending", "temporary-failure"):
             raise Problem(409, "Not finished", f"The notification is {original.status}; it will be tried anyway.")
+        channel = Channel(original.channel)
+        opted = (
+            await uow.session.exec(
+                select(OptOut).where(
+                    OptOut.channel == channel.value, OptOut.address == _address(channel, original.recipient)
+                )
+            )
+        ).one_or_none()
+        if opted is not None:
+            raise Problem(409, "Opted out", f"{original.recipient} asked for no {channel.value} messages.")
         now = datetime.now(UTC)
         n = await create_notification(
             uow,

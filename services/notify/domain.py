@@ -189,6 +189,12 @@ class QuietHours:
             release += timedelta(days=1)
         return release
 
+    def hold(self, channel: Channel, urgent: bool, at: datetime) -> datetime | None:
+        """When a message due ``at`` may go: non-urgent SMS and Zalo wait out quiet hours; None: at once."""
+        if urgent or channel not in PHONE_CHANNELS:
+            return None
+        return self.release_at(at)
+
 
 RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(minutes=1),

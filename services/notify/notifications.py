@@ -13,7 +13,6 @@ from sqlmodel import col, select
 
 from services.notify.context import Notify
 from services.notify.domain import (
-    PHONE_CHANNELS,
     Audience,
     Channel,
     Contact,
@@ -118,9 +117,7 @@ async def create_notification(
         rendered = notify.templates.render(template, delivery.channel, values)
     except TemplateDataError as exc:
         raise PermanentError(f"template {template} on {delivery.channel}: {exc}") from exc
-    due = now
-    if not (urgent or rendered.urgent) and delivery.channel in PHONE_CHANNELS:
-        due = notify.quiet.release_at(now) or now
+    due = notify.quiet.hold(delivery.channel, urgent or rendered.urgent, now) or now
     row = Notification(
         id=nid,
         event_id=str(cause_id),

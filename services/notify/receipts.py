@@ -28,6 +28,9 @@ from shared.events.delivery import NotificationDelivered
 
 log = logging.getLogger(__name__)
 
+RECEIPT_CHANNELS = {"sms-a": Channel.SMS.value, "sms-b": Channel.SMS.value, "zalo": Channel.ZALO.value}
+"""Which channel each provider's receipts may settle: a receipt signed by one cannot settle another's message."""
+
 
 async def _seen(uow: UnitOfWork, provider: str, receipt_id: str) -> bool:
     return await uow.session.get(ProviderReceipt, (provider, receipt_id)) is not None
@@ -59,7 +62,8 @@ async def apply_receipt(
     error: str | None,
     at: datetime,
 ) -> str:
-    """'applied', 'replay', 'unknown' (no such notification) or 'final' (its status is final already)."""
+    """'applied', 'replay', 'unknown' (no such notification), 'mismatch' (another provider's message), 'final'
+    (its status is final already) or 'out-of-order' (not sent yet)."""
     if await _seen(uow, provider, receipt_id):
         log.info("receipt %s from %s replayed; ignored", receipt_id, provider)
         RECEIPTS.labels(provider, "replay").inc()
@@ -69,12 +73,18 @@ async def apply_receipt(
     if n is None:
         log.warning("receipt %s from %s names unknown notification %r; ignored", receipt_id, provider, reference)
         return _record(uow, provider, receipt_id, reference, status, "unknown")
+    if RECEIPT_CHANNELS.get(provider) != n.channel or (n.provider and n.provider != provider):
+        log.warning(
+            "receipt %s from %s names %s, sent on %s by %s; ignored", receipt_id, provider, n.id, n.channel, n.provider
+        )
+        return _record(uow, provider, receipt_id, reference, status, "mismatch")
     new = NotificationStatus.DELIVERED if delivered else NotificationStatus.PERMANENT_FAILURE
     try:
         check_transition(NotificationStatus(n.status), new)
     except IllegalTransition:
-        log.info("receipt %s for %s (%s) arrived after a final status; ignored", receipt_id, n.id, n.status)
-        return _record(uow, provider, receipt_id, reference, status, "final")
+        outcome = "final" if NotificationStatus(n.status).final else "out-of-order"
+        log.info("receipt %s for %s (%s) ignored: %s", receipt_id, n.id, n.status, outcome)
+        return _record(uow, provider, receipt_id, reference, status, outcome)
     transition(uow, n, new, detail=f"{provider} receipt {receipt_id}" + (f": {error}" if error else ""))
     if delivered:
         uow.emit(

@@ -182,7 +182,11 @@ class Sender:
                 await fall_back(uow, self._notify, row, reason, now)
                 return
             row.next_attempt_at = now + delay
-            transition(uow, row, NotificationStatus.TEMPORARY_FAILURE, detail=f"{exc}; next attempt in {delay}"[:500])
+            when = f"in {delay}"
+            # A retry is held by quiet hours like a new message: no non-urgent SMS or Zalo at night.
+            if (release := self._notify.quiet.hold(Channel(row.channel), row.urgent, row.next_attempt_at)) is not None:
+                row.next_attempt_at, when = release, f"when quiet hours end, {release.isoformat()}"
+            transition(uow, row, NotificationStatus.TEMPORARY_FAILURE, detail=f"{exc}; next attempt {when}"[:500])
             log.warning("sender: %s via %s failed (attempt %d): %s", nid, row.channel, row.attempts, exc)
 
     async def reconcile_stale(self) -> int:
@@ -215,5 +219,6 @@ class Sender:
             row = await uow.session.get(Notification, nid)
             if row is None or NotificationStatus(row.status) is not NotificationStatus.SENDING:
                 return
-            row.next_attempt_at = datetime.now(UTC)
+            now = datetime.now(UTC)
+            row.next_attempt_at = self._notify.quiet.hold(Channel(row.channel), row.urgent, now) or now
             transition(uow, row, NotificationStatus.TEMPORARY_FAILURE, detail=f"sending timed out; provider: {outcome}")

@@ -342,7 +342,8 @@ def test_a_crash_after_the_sms_operator_accepted_is_reconciled_not_resent(stack:
 def test_a_crash_after_smtp_accepted_sends_the_email_again(stack: DevStack, tmp_path: Path) -> None:
     """SMTP cannot be asked whether it holds a letter (lookup answers 'unknown'), so a letter accepted just
     before the crash is sent again once the sending times out: email is at least once, and the citizen gets
-    two copies carrying the same notification id. This documents that; SMS and Zalo never do it."""
+    two copies carrying the same notification id and the same Message-ID, which mail systems fold into one.
+    This documents that; SMS and Zalo never do it."""
     email = "sap.thu@example.vn"
     mail = crash_after_acceptance(stack, tmp_path, phone="0912000111", email=email, channel="email")
 
@@ -352,6 +353,7 @@ def test_a_crash_after_smtp_accepted_sends_the_email_again(stack: DevStack, tmp_
     letters = mail_to(stack, email, mail["id"])
     assert len(letters) == 2, letters
     assert mail_to(stack, email) == letters
+    assert {m["headers"]["Message-ID"].strip() for m in letters} == {f"<{mail['id']}@lienthong.gov.vn>"}
     assert mail["provider_reference"] == letters[-1]["headers"]["Message-ID"].strip()
 
 
@@ -392,6 +394,30 @@ def test_both_sms_operators_down_is_a_temporary_failure_tried_again_later(stack:
 # ---- quiet hours ----------------------------------------------------------------------------------------
 
 LAST_MINUTE = time(23, 59)
+QUIET_START, QUIET_END = "LIENTHONG_NOTIFY_QUIET_HOURS_START", "LIENTHONG_NOTIFY_QUIET_HOURS_END"
+
+
+def test_a_retry_that_would_fall_in_quiet_hours_waits_for_their_end(stack: DevStack) -> None:
+    """Quiet hours begin 70-130 s from now and last five minutes; the SMS is created 50 s before they begin,
+    both operators fail, and the retry a minute later would be inside them: it is held until they end."""
+    start = (datetime.now(VN_TZ) + timedelta(seconds=70)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    end = start + timedelta(minutes=5)
+    phone = "0912000115"
+    with notify_with(stack, {QUIET_START: start.strftime("%H:%M"), QUIET_END: end.strftime("%H:%M")}):
+        wait_until(lambda: datetime.now(VN_TZ) >= start - timedelta(seconds=50), 200, "50 s before quiet hours", 0.5)
+        with operator_failing(stack, "sms-a", "error"), operator_failing(stack, "sms-b", "error"):
+            code = file_dossier(stack, phone=phone, channels=["sms"])
+            sms = one(
+                wait_notifications(stack, code, lambda i: has(i, "sms", "temporary-failure"), "the SMS to fail"), "sms"
+            )
+
+    failed = sms["history"][-1]
+    assert at(sms["created_at"]) < start, "created before quiet hours: not held at creation"
+    assert statuses(sms) == ["created", "sending", "temporary-failure"]
+    assert at(failed["at"]) + timedelta(minutes=1) >= start, "the retry's first due time is inside quiet hours"
+    assert at(sms["next_attempt_at"]) == end, (sms["next_attempt_at"], end)
+    assert "quiet hours" in failed["detail"], failed
+    assert sms_sent(stack, to=phone) == []
 
 
 def test_quiet_hours_hold_the_sms_and_let_the_email_go(stack: DevStack) -> None:

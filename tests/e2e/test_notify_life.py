@@ -16,14 +16,14 @@ from shared.calendar import VIETNAM_TZ, vietnam_calendar
 from tests.e2e.conftest import client
 from tests.support.dossier_api import act, api, dossier, ok
 from tests.support.infra import Broker
-from tests.support.notify_life import (
+from tests.support.notify_api import (
     metric,
     notifications,
     postal_orders,
-    republish,
     sandbox_get,
     sandbox_post,
 )
+from tests.support.redelivery import republish
 from tests.support.routing_api import LAND, routed, step
 from tests.support.routing_api import act as step_act
 from tests.support.stacks import running_stack

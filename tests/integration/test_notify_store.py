@@ -334,27 +334,31 @@ async def history(store: Store, nid: str) -> list[str]:
 
 async def test_sent_then_delivered_and_a_late_receipt_changes_nothing(store: Store, notify: Notify) -> None:
     dossier = await accept_one(store, notify, [NotificationChannel.SMS])
-    sms = FakeOperator(Channel.SMS)
+    sms = FakeOperator(Channel.SMS, "sms-a")
     assert await sender(store, notify, {Channel.SMS: sms}).send_due() == 1
     (n,) = await store.notifications(dossier)
     assert n.status == "sent" and n.provider_reference == f"op-{n.id[:8]}" and sms.sent == [n.id]
     async with store.units() as uow:
+        foreign = await apply_receipt(
+            uow, notify, provider="zalo", receipt_id="z1", reference=n.id, delivered=False, error="x", at=NOW
+        )
+    async with store.units() as uow:
         first = await apply_receipt(
-            uow, notify, provider="fake", receipt_id="r1", reference=n.id, delivered=True, error=None, at=NOW
+            uow, notify, provider="sms-a", receipt_id="r1", reference=n.id, delivered=True, error=None, at=NOW
         )
     async with store.units() as uow:
         again = await apply_receipt(
-            uow, notify, provider="fake", receipt_id="r1", reference=n.id, delivered=True, error=None, at=NOW
+            uow, notify, provider="sms-a", receipt_id="r1", reference=n.id, delivered=True, error=None, at=NOW
         )
     async with store.units() as uow:
         contrary = await apply_receipt(
-            uow, notify, provider="fake", receipt_id="r2", reference=n.id, delivered=False, error="x", at=NOW
+            uow, notify, provider="sms-a", receipt_id="r2", reference=n.id, delivered=False, error="x", at=NOW
         )
     async with store.units() as uow:
         unknown = await apply_receipt(
-            uow, notify, provider="fake", receipt_id="r3", reference="nope", delivered=True, error=None, at=NOW
+            uow, notify, provider="sms-a", receipt_id="r3", reference="nope", delivered=True, error=None, at=NOW
         )
-    assert (first, again, contrary, unknown) == ("applied", "replay", "final", "unknown")
+    assert (foreign, first, again, contrary, unknown) == ("mismatch", "applied", "replay", "final", "unknown")
     assert await history(store, n.id) == ["created", "sending", "sent", "delivered"]
     assert await store.outbox_types(dossier) == ["notification.sent", "notification.delivered"]
 

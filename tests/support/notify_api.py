@@ -60,6 +60,14 @@ def notifications(stack: DevStack, code: str, audience: str | None = "citizen") 
     return [n for n in items if audience is None or n["audience"] == audience]
 
 
+def postal_orders(stack: DevStack, code: str) -> list[Item]:
+    with client(stack, "notify") as c:
+        response = c.get("/v1/postal-orders", params={"dossier_code": code})
+    assert response.status_code == 200, response.text
+    items: list[Item] = response.json()["items"]
+    return items
+
+
 def notification(stack: DevStack, nid: str) -> Item:
     with client(stack, "notify") as c:
         return ok(c.get(f"/v1/notifications/{nid}"))

@@ -6,7 +6,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import formataddr, parseaddr
 
 import aiosmtplib
 
@@ -35,7 +35,9 @@ def build_email(message: OutgoingMessage, sender: str) -> Message:
     email["From"] = formataddr((str(Header(name, "utf-8")), address)) if name else address
     email["To"] = message.recipient
     email["Subject"] = Header(message.subject or "", "utf-8", header_name="Subject")  # type: ignore[assignment]
-    email["Message-ID"] = make_msgid(idstring=message.id, domain=MESSAGE_ID_DOMAIN)
+    # The notification id itself, so a copy sent again after a crash carries the same Message-ID and mail
+    # systems fold the two.
+    email["Message-ID"] = f"<{message.id}@{MESSAGE_ID_DOMAIN}>"
     email["X-Lienthong-Notification-Id"] = message.id
     return email
 
