@@ -15,15 +15,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notify.context import notify_of
 from services.notify.domain import Audience, Channel, Delivery, national_number, resend_id
 from services.notify.notifications import create_notification, decode_data
-from services.notify.tables import Notification, NotificationEvent, OptOut, PostalOrder, PostalOrderEvent
+from services.notify.tables import (
+    DossierContact,
+    Notification,
+    NotificationEvent,
+    OptOut,
+    PostalOrder,
+    PostalOrderEvent,
+)
 from shared.bus.unit_of_work import UnitOfWork
-from shared.web.auth import require_any
+from shared.web.auth import CurrentPrincipal, Principal, require_any
 from shared.web.deps import SessionDep, UnitsDep
 from shared.web.idempotency import Idempotency, Outcome
 from shared.web.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 CanRead = require_any("read", "admin", prefixes=("desk:",))
+"""A desk key passes this gate and then sees only the dossiers its unit received (``check_desk``)."""
 IsAdmin = require_any("admin")
 CanManageOptOuts = require_any("admin", "portal")
 DossierCode = Annotated[str, Query(min_length=1, max_length=64)]
@@ -92,6 +100,16 @@ def public(n: Notification, history: list[StatusChange]) -> NotificationPublic:
     )
 
 
+async def check_desk(session: AsyncSession, principal: Principal, dossier_code: str) -> None:
+    """A desk reads the messages and orders of the dossiers its unit received; 404 for the others, as
+    intake answers, so codes cannot be probed."""
+    if principal.has("read"):
+        return
+    contact = await session.get(DossierContact, dossier_code)
+    if contact is None or contact.receiving_unit_code not in principal.units("desk"):
+        raise Problem(404, "Not found", f"No dossier {dossier_code} for this key.")
+
+
 async def histories(session: AsyncSession, ids: list[str]) -> dict[str, list[StatusChange]]:
     history: dict[str, list[StatusChange]] = {i: [] for i in ids}
     if ids:
@@ -113,7 +131,10 @@ async def histories(session: AsyncSession, ids: list[str]) -> dict[str, list[Sta
     dependencies=[CanRead],
     summary="A dossier's notifications, oldest first, each with its status history",
 )
-async def list_notifications(session: SessionDep, dossier_code: DossierCode) -> NotificationList:
+async def list_notifications(
+    session: SessionDep, principal: CurrentPrincipal, dossier_code: DossierCode
+) -> NotificationList:
+    await check_desk(session, principal, dossier_code)
     rows = (
         await session.exec(
             select(Notification)
@@ -132,10 +153,13 @@ async def list_notifications(session: SessionDep, dossier_code: DossierCode) -> 
     responses={404: {"description": "No such notification"}},
     summary="One notification with its status history",
 )
-async def get_notification(session: SessionDep, notification_id: NotificationId) -> NotificationPublic:
+async def get_notification(
+    session: SessionDep, principal: CurrentPrincipal, notification_id: NotificationId
+) -> NotificationPublic:
     n = await session.get(Notification, notification_id)
     if n is None:
         raise Problem(404, "Not found", f"No notification {notification_id}.")
+    await check_desk(session, principal, n.dossier_code)
     return public(n, (await histories(session, [n.id]))[n.id])
 
 
@@ -150,13 +174,24 @@ class ResendIn(BaseModel):
     status_code=201,
     response_model=NotificationPublic,
     dependencies=[IsAdmin],
-    responses={404: {"description": "No such notification"}, 409: {"description": "Not sent or failed yet"}},
+    responses={
+        404: {"description": "No such notification"},
+        409: {"description": "Not sent or failed yet, or the recipient opted out"},
+        428: {"description": "No Idempotency-Key"},
+    },
     summary="Send a notification again, as a new notification that names the first (administrators)",
 )
 async def resend(
     notification_id: NotificationId, body: ResendIn, request: Request, units: UnitsDep, idem: Idempotency
 ) -> Response:
     notify = notify_of(request)
+    if idem.key is None:
+        raise Problem(
+            428,
+            "Idempotency key required",
+            "A resend sends the citizen a message: give an Idempotency-Key, so a retried request sends it once.",
+            errors=[{"source": "header", "field": "Idempotency-Key", "reason": "required"}],
+        )
 
     async def command(uow: UnitOfWork) -> Outcome:
         original = await uow.session.get(Notification, notification_id)
@@ -222,7 +257,10 @@ class PostalOrderList(BaseModel):
     tags=["postal"],
     summary="A dossier's postal orders (pickup, delivery) with tracking numbers and history",
 )
-async def list_postal_orders(session: SessionDep, dossier_code: DossierCode) -> PostalOrderList:
+async def list_postal_orders(
+    session: SessionDep, principal: CurrentPrincipal, dossier_code: DossierCode
+) -> PostalOrderList:
+    await check_desk(session, principal, dossier_code)
     orders = (
         await session.exec(
             select(PostalOrder).where(PostalOrder.dossier_code == dossier_code).order_by(col(PostalOrder.created_at))

@@ -66,6 +66,7 @@ _ALLOWED: dict[NotificationStatus, set[NotificationStatus]] = {
     },
     NotificationStatus.TEMPORARY_FAILURE: {
         NotificationStatus.SENDING,
+        NotificationStatus.DELIVERED,  # the operator had it after all (an ambiguous timeout): its receipt
         NotificationStatus.PERMANENT_FAILURE,
         NotificationStatus.TECHNICAL_FAILURE,
     },

@@ -215,12 +215,14 @@ def _routing_events(handlers: Handlers, say: Say) -> None:
             log.warning("dossier %s resolved; no contact known, no message", event.dossier_code)
             return
         delivery = ResultDelivery(row.result_delivery)
-        if delivery is ResultDelivery.POSTAL:
+        if delivery is ResultDelivery.POSTAL and notify.postal:
             if not say.past(event):
                 # The citizen is told once the operator gives the tracking number (the postal worker).
                 await request_order(uow, notify, event, PostalKind.DELIVERY)
             return
-        await say.citizen(uow, event, RESULT_READY[delivery], appointment_at=row.appointment_at or r.resolved_at)
+        # With no postal operator configured the result waits at the desk, and the citizen is told so.
+        template = RESULT_READY.get(delivery, RESULT_READY[ResultDelivery.DESK])
+        await say.citizen(uow, event, template, appointment_at=row.appointment_at or r.resolved_at)
 
     @handlers.on("step.assigned")
     async def step_assigned(uow: UnitOfWork, event: Envelope, s: StepAssigned) -> None:

@@ -128,7 +128,7 @@ async def create_notification(
         recipient=delivery.recipient,
         template=rendered.template,
         template_version=rendered.version,
-        urgent=rendered.urgent,
+        urgent=urgent or rendered.urgent,
         subject=rendered.subject,
         body=rendered.body,
         html=rendered.html,

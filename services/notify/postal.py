@@ -6,6 +6,7 @@ webhooks move it on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,13 +101,18 @@ class WebhookOutcome:
 
 
 async def apply_webhook(
-    uow: UnitOfWork, tracking_number: str, status: str, at: datetime, note: str | None
+    uow: UnitOfWork, tracking_number: str, order_id: str | None, status: str, at: datetime, note: str | None
 ) -> WebhookOutcome:
-    """The operator says an order moved. Unknown numbers, statuses behind the order's and changes to a
+    """The operator says an order moved. Unknown orders, statuses behind the order's and changes to a
     finished order are ignored (and said so); the rest emit the event intake shows on the timeline."""
     order = (
         await uow.session.exec(select(PostalOrder).where(PostalOrder.tracking_number == tracking_number))
     ).one_or_none()
+    if order is None and order_id is not None:
+        # The operator took the order but we died before recording its tracking number: it is ours.
+        order = await uow.session.get(PostalOrder, order_id)
+        if order is not None and order.tracking_number is None:
+            order.tracking_number = tracking_number
     if order is None:
         return WebhookOutcome("unknown")
     if order.status in FINAL or _ORDER[status] <= _ORDER[order.status]:
@@ -157,7 +163,15 @@ class PostalWorker:
                 )
             ).all()
         for order in due:
-            await self._place(order)
+            try:
+                await self._place(order)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # One order's fault must not hold back those behind it.
+                log.exception("postal order %s could not be placed", order.id)
+                with contextlib.suppress(Exception):
+                    await self._failed(order.id, ProviderError(f"{type(exc).__name__}: {exc}", permanent=False))
         return len(due)
 
     async def _place(self, order: PostalOrder) -> None:

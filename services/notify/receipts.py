@@ -122,10 +122,17 @@ async def apply_inbound_sms(uow: UnitOfWork, *, provider: str, message_id: str, 
 
 
 async def apply_postal_webhook(
-    uow: UnitOfWork, *, event_id: str, tracking_number: str, status: str, at: datetime, note: str | None
+    uow: UnitOfWork,
+    *,
+    event_id: str,
+    tracking_number: str,
+    order_id: str | None,
+    status: str,
+    at: datetime,
+    note: str | None,
 ) -> str:
     if await _seen(uow, "postal", event_id):
         RECEIPTS.labels("postal", "replay").inc()
         return "replay"
-    outcome = await apply_webhook(uow, tracking_number, status, at, note)
+    outcome = await apply_webhook(uow, tracking_number, order_id, status, at, note)
     return _record(uow, "postal", event_id, tracking_number, status, outcome.outcome)

@@ -96,15 +96,26 @@ class Sender:
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True)
             rows = list((await uow.session.exec(query)).all())
+            claimed = []
             for n in rows:
+                # Due before quiet hours began (a backlog): a non-urgent SMS or Zalo still waits for the morning.
+                if (release := self._notify.quiet.hold(Channel(n.channel), n.urgent, now)) is not None:
+                    n.next_attempt_at = release
+                    uow.session.add(n)
+                    continue
                 n.attempts += 1
                 transition(uow, n, NotificationStatus.SENDING, detail=f"attempt {n.attempts}")
-        return rows
+                claimed.append(n)
+        return claimed
 
     async def send_due(self) -> int:
         claimed = await self.claim()
         if claimed:
-            await asyncio.gather(*(self._send_one(n) for n in claimed))
+            results = await asyncio.gather(*(self._send_one(n) for n in claimed), return_exceptions=True)
+            for n, result in zip(claimed, results, strict=True):
+                if isinstance(result, BaseException):
+                    # Left 'sending': reconciled with the provider after the sending timeout.
+                    log.error("sender: %s could not be recorded", n.id, exc_info=result)
         return len(claimed)
 
     async def _send_one(self, n: Notification) -> None:
@@ -165,6 +176,14 @@ class Sender:
                 continue
 
     async def _record_failure(self, nid: str, exc: ProviderError) -> None:
+        for _ in range(3):
+            try:
+                await self._record_failure_once(nid, exc)
+                return
+            except StaleDataError:
+                continue  # a receipt or an administrator changed the row meanwhile: look again
+
+    async def _record_failure_once(self, nid: str, exc: ProviderError) -> None:
         now = datetime.now(UTC)
         async with self._units() as uow:
             row = await uow.session.get(Notification, nid)
@@ -192,16 +211,20 @@ class Sender:
     async def reconcile_stale(self) -> int:
         """Rows left ``sending`` past the timeout: the process died mid-call. Ask the provider."""
         cutoff = datetime.now(UTC) - self._sending_timeout
-        async with self._units.sessions() as session:
-            stale = (
-                await session.exec(
-                    select(Notification)
-                    .where(
-                        Notification.status == NotificationStatus.SENDING.value, col(Notification.updated_at) < cutoff
-                    )
-                    .limit(self._batch_size)
-                )
-            ).all()
+        async with self._units() as uow:
+            query = (
+                select(Notification)
+                .where(Notification.status == NotificationStatus.SENDING.value, col(Notification.updated_at) < cutoff)
+                .limit(self._batch_size)
+            )
+            if self._skip_locked:
+                query = query.with_for_update(skip_locked=True)
+            stale = list((await uow.session.exec(query)).all())
+            # Leased: the row's updated_at moves on, so no other instance takes it up while this one asks.
+            now = datetime.now(UTC)
+            for n in stale:
+                n.updated_at = now
+                uow.session.add(n)
         for n in stale:
             provider = self._providers.get(Channel(n.channel))
             lookup = await provider.lookup(n.id) if provider is not None else None

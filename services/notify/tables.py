@@ -21,7 +21,7 @@ class Notification(SQLModel, table=True):
     __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": _notification_version}
 
     id: str = Field(sa_column=Column(String(36), primary_key=True))
-    event_id: str = Field(sa_column=Column(String(36), nullable=False))
+    event_id: str = Field(sa_column=Column(String(36), nullable=False, index=True))
     event_type: str = Field(default="", sa_column=Column(String(80), nullable=False, server_default=""))
     dossier_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     audience: str = Field(default="citizen", sa_column=Column(String(20), nullable=False, server_default="citizen"))

@@ -15,9 +15,11 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, Path, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.notify.context import notify_of
 from services.notify.receipts import apply_inbound_sms, apply_postal_webhook, apply_receipt
+from services.notify.tables import ProviderReceipt
 from shared.bus.unit_of_work import UnitOfWork
 from shared.web.deps import UnitsDep
 from shared.web.problems import Problem
@@ -101,14 +103,23 @@ def _parse(model: type[M], raw: bytes) -> M:
         raise Problem(422, "Invalid body", "The callback's body does not match its schema.", errors=errors) from exc
 
 
-async def _once(units: UnitsDep, apply: Callable[[UnitOfWork], Awaitable[str]]) -> CallbackOutcome:
-    try:
-        async with units() as uow:
-            outcome = await apply(uow)
-    except IntegrityError:
-        # The same receipt, delivered twice at once: the other request recorded it.
-        outcome = "replay"
-    return CallbackOutcome(outcome=outcome)
+async def _once(
+    units: UnitsDep, provider: str, receipt_id: str, apply: Callable[[UnitOfWork], Awaitable[str]]
+) -> CallbackOutcome:
+    for _ in range(3):
+        try:
+            async with units() as uow:
+                outcome = await apply(uow)
+            return CallbackOutcome(outcome=outcome)
+        except IntegrityError:
+            async with units.sessions() as session:
+                if await session.get(ProviderReceipt, (provider, receipt_id)) is not None:
+                    # The same receipt, delivered twice at once: the other request recorded it.
+                    return CallbackOutcome(outcome="replay")
+            raise
+        except StaleDataError:
+            continue  # the sender recorded the same notification meanwhile: apply it again
+    raise Problem(503, "Busy", "The notification kept changing; send the callback again.", headers={"Retry-After": "1"})
 
 
 @router.post("/receipts/{provider}", response_model=CallbackOutcome, summary="A provider's delivery receipt")
@@ -118,6 +129,8 @@ async def receipt(provider: ProviderName, request: Request, units: UnitsDep) -> 
     notify = notify_of(request)
     return await _once(
         units,
+        provider,
+        body.receipt_id,
         lambda uow: apply_receipt(
             uow,
             notify,
@@ -137,6 +150,8 @@ async def inbound_sms(provider: ProviderName, request: Request, units: UnitsDep)
     body = _parse(InboundSmsIn, raw)
     return await _once(
         units,
+        provider,
+        f"inbound:{body.message_id}",
         lambda uow: apply_inbound_sms(
             uow, provider=provider, message_id=body.message_id, sender=body.sender, text=body.text
         ),
@@ -150,7 +165,15 @@ async def postal_webhook(request: Request, units: UnitsDep) -> CallbackOutcome:
     at: datetime = body.at
     return await _once(
         units,
+        "postal",
+        body.event_id,
         lambda uow: apply_postal_webhook(
-            uow, event_id=body.event_id, tracking_number=body.tracking_number, status=body.status, at=at, note=body.note
+            uow,
+            event_id=body.event_id,
+            tracking_number=body.tracking_number,
+            order_id=body.order_id,
+            status=body.status,
+            at=at,
+            note=body.note,
         ),
     )

@@ -276,8 +276,11 @@ def test_an_administrator_resends_once_per_idempotency_key(stack: DevStack) -> N
     with client(stack, "notify") as admin:
         first = admin.post(path, json=REASON, headers=key)
         again = admin.post(path, json=REASON, headers=key)
-        problem(admin.post(path, json={}), 422)
-        problem(admin.post(f"/v1/notifications/{uuid.uuid4()}/resend", json=REASON), 404)
+        problem(admin.post(path, json={}, headers=key), 422)
+        missing_key = problem(admin.post(path, json=REASON), 428)
+        assert [e["field"] for e in missing_key["errors"]] == ["Idempotency-Key"]
+        other_key = {"Idempotency-Key": str(uuid.uuid4())}
+        problem(admin.post(f"/v1/notifications/{uuid.uuid4()}/resend", json=REASON, headers=other_key), 404)
     with client(stack, "notify", stack.key("dev-portal")) as portal:
         problem(portal.post(path, json=REASON), 403)
 
@@ -384,7 +387,8 @@ def test_both_sms_operators_down_is_a_temporary_failure_tried_again_later(stack:
             "the retry backlog to count the SMS",
         )
         with client(stack, "notify") as admin:
-            problem(admin.post(f"/v1/notifications/{sms['id']}/resend", json=REASON), 409)
+            resend = f"/v1/notifications/{sms['id']}/resend"
+            problem(admin.post(resend, json=REASON, headers={"Idempotency-Key": str(uuid.uuid4())}), 409)
         assert sms_sent(stack, to=phone) == []
     # Both operators answer again; the row is tried again when due (a minute later), not waited for here.
     modes = sandbox_get(stack, "/sandbox/failures")

@@ -42,7 +42,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterator[
         # The alerts test files back-dated dossiers whose overdue steps are announced as they are found.
         "LIENTHONG_NOTIFY_BACK_DATED_AFTER_H": "2400",
     }
-    with running_stack(tmp_path_factory.mktemp("notify-life"), broker, extra_env=env) as s:
+    keys = {"other-desk": ["desk:H56.102"]}
+    with running_stack(tmp_path_factory.mktemp("notify-life"), broker, extra_env=env, extra_keys=keys) as s:
         yield s
 
 
@@ -315,3 +316,26 @@ def test_the_ops_team_sees_messages_providers_and_postal_orders_in_metrics(stack
         "the recounted gauge",
     )
     assert metric(stack, "notify", "lienthong_notify_oldest_due_seconds") < 60
+
+
+def test_a_desk_reads_only_the_messages_of_the_dossiers_its_unit_received(stack: DevStack) -> None:
+    body = {
+        "procedure_code": LAND,
+        "receiving_unit_code": "H56.101",
+        "channel": "in_person",
+        "applicant": {"full_name": "Hồ Văn Nam", "phone": "0913000501"},
+    }
+    with api(stack) as c:
+        code = ok(c.post("/v1/dossiers", json=body), 201)["code"]
+    wait_until(lambda: notifications(stack, code), 60, "the message")
+    for path in ("/v1/notifications", "/v1/postal-orders"):
+        with client(stack, "notify", stack.key("dev-desk-H56.101")) as own:
+            assert own.get(path, params={"dossier_code": code}).status_code == 200
+        with client(stack, "notify", stack.key("other-desk")) as other:
+            answer = other.get(path, params={"dossier_code": code})
+        assert answer.status_code == 404 and answer.headers["content-type"] == "application/problem+json"
+    nid = notifications(stack, code)[0]["id"]
+    with client(stack, "notify", stack.key("other-desk")) as other:
+        assert other.get(f"/v1/notifications/{nid}").status_code == 404
+    with client(stack, "notify", stack.key("dev-ops")) as ops:  # the read scope sees every dossier
+        assert ops.get(f"/v1/notifications/{nid}").status_code == 200

@@ -99,7 +99,11 @@ async def test_sms_duplicate_reference_counts_as_the_earlier_acceptance() -> Non
         (lambda r: httpx.Response(503, json={"error": "down"}), False, False),
         (lambda r: httpx.Response(500, text="oops"), False, False),
         (lambda r: httpx.Response(400, json={"error": "subscriber unknown"}), True, False),
-        (lambda r: httpx.Response(401, json={"error": "bad token"}), True, False),
+        (
+            lambda r: httpx.Response(401, json={"error": "bad token"}),
+            False,
+            False,
+        ),  # our token: transient, trips the failover
         (raising(httpx.ReadTimeout), False, True),
         (raising(httpx.ConnectError), False, False),
         (raising(httpx.ConnectTimeout), False, False),

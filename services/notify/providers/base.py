@@ -144,9 +144,11 @@ def transport_failure(provider: str, exc: httpx.HTTPError) -> ProviderError:
 
 
 def status_failure(provider: str, response: httpx.Response) -> ProviderError:
-    """An HTTP error answer: 429 and 5xx are transient, any other 4xx permanent."""
+    """An HTTP error answer: 429 and 5xx are transient, and so are 401 and 403 (our token expired or was
+    revoked: the operator's fault or ours, not the citizen's, and it trips the failover); any other 4xx is
+    permanent."""
     status = response.status_code
-    transient = status == 429 or status >= 500
+    transient = status in (401, 403, 429) or status >= 500
     return ProviderError(f"HTTP {status}: {response.text[:200]}", permanent=not transient, provider=provider)
 
 

@@ -10,11 +10,11 @@ A send tries the providers in order of preference:
   send is let through to it (half-open): success closes the breaker, failure opens it for another cooldown.
   With every provider open, the send fails at once, transiently, and the caller retries later.
 
-At most twice, never silently: a provider that timed out, or was cancelled for being slow, may have taken
-the message anyway, and the next provider then gets the same reference (our notification id). Two operators
-do not share references, so the citizen may get the SMS twice. That is the price of not losing it; an
-operator that answers at all (even late, with 409 for a known reference) never causes a second copy, and
-``lookup`` across all providers tells afterwards which one holds it.
+Never a second SMS on purpose: a provider that timed out, or was cancelled for being slow, may have taken
+the message anyway, so it is asked (``lookup``) before the next one is tried. It has it: the send is done.
+It says it has not: the next provider gets it. It cannot say: the send fails, ambiguously, and the sender
+asks again later instead of handing the message to a second operator. The one window left is a message
+still in flight at the slow operator when it answers "not found".
 """
 
 from __future__ import annotations
@@ -82,6 +82,12 @@ class FailoverProvider:
                     self._succeeded(health, counted=False)  # it answered: the operator is fine
                     raise
                 self._failed(health, exc)
+                if exc.ambiguous:
+                    asked = await self._ask(health, message.id)
+                    if asked.outcome is LookupOutcome.FOUND and asked.reference:
+                        return Accepted(reference=asked.reference, provider=health.provider.name)
+                    if asked.outcome is LookupOutcome.UNKNOWN:
+                        raise  # it may hold the message: no second operator, the sender asks again later
                 errors.append(exc)
                 continue
             finally:
@@ -155,6 +161,14 @@ class FailoverProvider:
                 provider=health.provider.name,
                 ambiguous=True,
             ) from exc
+
+    async def _ask(self, health: _Health, notification_id: str) -> Lookup:
+        """Whether a provider that did not answer in time took the message after all."""
+        try:
+            async with asyncio.timeout(self._slow_after_s):
+                return await health.provider.lookup(notification_id)
+        except Exception:
+            return Lookup(LookupOutcome.UNKNOWN)
 
     def _succeeded(self, health: _Health, *, counted: bool = True) -> None:
         health.consecutive_failures = 0

@@ -32,6 +32,8 @@ def upgrade() -> None:
         t.add_column(sa.Column("provider", sa.String(40), nullable=True))
         t.add_column(sa.Column("fallback_of", sa.String(36), nullable=True))
         t.add_column(sa.Column("resend_of", sa.String(36), nullable=True))
+    # A fallback looks for the notifications its event already made.
+    op.create_index("ix_notification_event_id", "notification", ["event_id"])
     op.create_table(
         "dossier_contact",
         sa.Column("dossier_code", sa.String(64), primary_key=True),
@@ -100,6 +102,7 @@ def downgrade() -> None:
     op.drop_table("postal_order")
     op.drop_table("opt_out")
     op.drop_table("dossier_contact")
+    op.drop_index("ix_notification_event_id", "notification")
     with op.batch_alter_table("notification") as t:
         for name in (
             "resend_of",
