@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import time
 from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -68,3 +69,25 @@ class NotifySettings(ServiceSettings):
         description="Events recorded more than this many hours after they happened (legacy imports) "
         "send the citizen nothing.",
     )
+
+    @model_validator(mode="after")
+    def _real_operators_need_real_secrets(self) -> NotifySettings:
+        """A sandbox secret is public: a real operator's receipts signed with it could be forged by anyone."""
+        pairs = [
+            ("sms_gateway_url", "sms_receipt_secret"),
+            ("sms_b_gateway_url", "sms_b_receipt_secret"),
+            ("zalo_api_url", "zalo_receipt_secret"),
+            ("postal_api_url", "postal_webhook_secret"),
+        ]
+        for url_field, secret_field in pairs:
+            url, secret = getattr(self, url_field), getattr(self, secret_field)
+            if url and secret.startswith("sandbox-") and not _is_sandbox(url):
+                raise ValueError(
+                    f"LIENTHONG_NOTIFY_{secret_field.upper()} must be set (not the sandbox's) for the operator at {url}"
+                )
+        return self
+
+
+def _is_sandbox(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in {"127.0.0.1", "localhost", "::1"} or "sandbox" in host

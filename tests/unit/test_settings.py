@@ -39,3 +39,20 @@ def test_a_bad_value_stops_the_service_with_the_variable_named() -> None:
     assert result.returncode == 2
     assert "LIENTHONG_PORT (or LIENTHONG_SLA_PORT)" in result.stderr
     assert "LIENTHONG_LOG_LEVEL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("https://api.postal-operator.example/v1", True),
+        ("http://127.0.0.1:8090/postal", False),
+        ("http://sms-sandbox:8090/postal", False),
+    ],
+)
+def test_a_real_operator_with_the_sandbox_secret_stops_notify(url: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(ValueError, match="LIENTHONG_NOTIFY_POSTAL_WEBHOOK_SECRET must be set"):
+            NotifySettings(postal_api_url=url)
+    else:
+        assert NotifySettings(postal_api_url=url).postal_api_url == url
+    assert NotifySettings(postal_api_url=url, postal_webhook_secret="s3cret-from-the-vault").postal_api_url == url
