@@ -101,7 +101,13 @@ class WebhookOutcome:
 
 
 async def apply_webhook(
-    uow: UnitOfWork, tracking_number: str, order_id: str | None, status: str, at: datetime, note: str | None
+    uow: UnitOfWork,
+    notify: Notify,
+    tracking_number: str,
+    order_id: str | None,
+    status: str,
+    at: datetime,
+    note: str | None,
 ) -> WebhookOutcome:
     """The operator says an order moved. Unknown orders, statuses behind the order's and changes to a
     finished order are ignored (and said so); the rest emit the event intake shows on the timeline."""
@@ -125,7 +131,19 @@ async def apply_webhook(
         "failed": "postal.failed",
     }.get(status)
     if event_type is not None:
-        emit_update(uow, order, event_type, at, note)
+        envelope = emit_update(uow, order, event_type, at, note)
+        if event_type == "postal.failed" and order.kind == PostalKind.DELIVERY.value:
+            # The post could not deliver: the result goes back to the desk, and the citizen is told where.
+            await notify_citizen(
+                uow,
+                notify,
+                cause_id=envelope.event_id,
+                event_type=envelope.type,
+                dossier_code=order.dossier_code,
+                template="result.ready_desk",
+                extra={"appointment_at": at},
+                now=datetime.now(UTC),
+            )
     return WebhookOutcome("applied", order.id)
 
 

@@ -123,6 +123,7 @@ async def apply_inbound_sms(uow: UnitOfWork, *, provider: str, message_id: str, 
 
 async def apply_postal_webhook(
     uow: UnitOfWork,
+    notify: Notify,
     *,
     event_id: str,
     tracking_number: str,
@@ -134,5 +135,5 @@ async def apply_postal_webhook(
     if await _seen(uow, "postal", event_id):
         RECEIPTS.labels("postal", "replay").inc()
         return "replay"
-    outcome = await apply_webhook(uow, tracking_number, order_id, status, at, note)
+    outcome = await apply_webhook(uow, notify, tracking_number, order_id, status, at, note)
     return _record(uow, "postal", event_id, tracking_number, status, outcome.outcome)

@@ -160,6 +160,7 @@ async def inbound_sms(provider: ProviderName, request: Request, units: UnitsDep)
 
 @router.post("/postal/webhooks", response_model=CallbackOutcome, summary="The postal operator's order status")
 async def postal_webhook(request: Request, units: UnitsDep) -> CallbackOutcome:
+    notify = notify_of(request)
     raw = await _signed_body(request, "postal")
     body = _parse(PostalWebhookIn, raw)
     at: datetime = body.at
@@ -169,6 +170,7 @@ async def postal_webhook(request: Request, units: UnitsDep) -> CallbackOutcome:
         body.event_id,
         lambda uow: apply_postal_webhook(
             uow,
+            notify,
             event_id=body.event_id,
             tracking_number=body.tracking_number,
             order_id=body.order_id,

@@ -18,7 +18,7 @@ from services.notify.domain import Channel, NotificationStatus, QuietHours
 from services.notify.handlers import build_handlers
 from services.notify.main import MIGRATIONS
 from services.notify.providers import Accepted, Lookup, LookupOutcome, OutgoingMessage, ProviderError
-from services.notify.receipts import apply_receipt
+from services.notify.receipts import apply_postal_webhook, apply_receipt
 from services.notify.sender import Sender
 from services.notify.settings import NotifySettings
 from services.notify.tables import Notification, NotificationEvent, PostalOrder
@@ -58,7 +58,9 @@ APPOINTMENT = NOW + timedelta(days=14)
 
 @pytest.fixture(scope="module")
 def notify() -> Notify:
-    settings = NotifySettings(postal_api_url="http://postal.invalid", zalo_api_url="http://zalo.invalid")
+    settings = NotifySettings(
+        postal_api_url="http://postal.sandbox.invalid", zalo_api_url="http://zalo.sandbox.invalid"
+    )
     return replace(Notify.load(settings), quiet=QuietHours(time(0, 0), time(0, 0)))
 
 
@@ -422,3 +424,54 @@ async def test_a_crash_after_the_operator_took_it_is_reconciled_not_resent(store
     assert retried.id == never.id and retried.status == "temporary-failure"
     await send.send_due()
     assert sms.sent == [never.id]
+
+
+async def test_a_result_the_post_could_not_deliver_goes_back_to_the_desk_and_the_citizen_is_told(
+    store: Store, notify: Notify
+) -> None:
+    handlers = build_handlers(notify)
+    dossier = code()
+    await store.handle(handlers, event("dossier.accepted", dossier, accepted(delivery=ResultDelivery.POSTAL)))
+    resolved = DossierResolved(resolved_at=NOW, resolving_unit_code="H56.VPDK.01")
+    await store.handle(handlers, event("dossier.resolved", dossier, resolved, "routing"))
+    async with store.units() as uow:
+        order = (await uow.session.exec(select(PostalOrder).where(PostalOrder.dossier_code == dossier))).one()
+        order.tracking_number, order.status = "EL123456785VN", "created"
+        uow.session.add(order)
+    async with store.units() as uow:
+        unknown = await apply_postal_webhook(
+            uow,
+            notify,
+            event_id="w0",
+            tracking_number="EL000000000VN",
+            order_id=None,
+            status="delivered",
+            at=NOW,
+            note=None,
+        )
+    async with store.units() as uow:
+        returned = await apply_postal_webhook(
+            uow,
+            notify,
+            event_id="w1",
+            tracking_number="EL123456785VN",
+            order_id=None,
+            status="returned",
+            at=NOW,
+            note=None,
+        )
+    async with store.units() as uow:
+        late = await apply_postal_webhook(
+            uow,
+            notify,
+            event_id="w2",
+            tracking_number="EL123456785VN",
+            order_id=None,
+            status="delivered",
+            at=NOW,
+            note=None,
+        )
+    assert (unknown, returned, late) == ("unknown", "applied", "ignored")
+    told = [n.template for n in await store.notifications(dossier) if n.template.startswith("result.")]
+    assert told == ["result.ready_desk", "result.ready_desk"]  # by SMS and by email
+    assert (await store.outbox_types(dossier)).count("postal.failed") == 1
