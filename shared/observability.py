@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.log_masking import mask_personal_data
 from shared.settings import TraceExporter
 
 HTTP_REQUESTS = Counter(
@@ -45,6 +46,10 @@ def setup_tracing(service: str, exporter: TraceExporter, otlp_endpoint: str) -> 
 
 
 class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time, level, service, logger, the message with personal data masked, the
+    trace and span ids of the current span, and the dossier code when the caller gives one
+    (``extra={"dossier_code": …}``)."""
+
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
@@ -55,7 +60,7 @@ class JsonLogFormatter(logging.Formatter):
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": mask_personal_data(record.getMessage()),
         }
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
@@ -65,7 +70,7 @@ class JsonLogFormatter(logging.Formatter):
         if dossier:
             entry["dossier_code"] = dossier
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = mask_personal_data(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
