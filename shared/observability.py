@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.log_masking import mask_personal_data
 from shared.settings import TraceExporter
 
+DOSSIER_ATTRIBUTE = "lienthong.dossier_code"
+
 HTTP_REQUESTS = Counter(
     "lienthong_http_requests_total", "HTTP requests answered.", ["service", "method", "route", "status"]
 )
@@ -62,11 +64,14 @@ class JsonLogFormatter(logging.Formatter):
             "logger": record.name,
             "msg": mask_personal_data(record.getMessage()),
         }
-        ctx = trace.get_current_span().get_span_context()
+        span = trace.get_current_span()
+        ctx = span.get_span_context()
         if ctx.is_valid:
             entry["trace_id"] = format(ctx.trace_id, "032x")
             entry["span_id"] = format(ctx.span_id, "016x")
-        dossier = getattr(record, "dossier_code", None)
+        # A handler's span names the dossier it works on, so its log lines carry it without being told.
+        attributes = getattr(span, "attributes", None) or {}
+        dossier = getattr(record, "dossier_code", None) or attributes.get(DOSSIER_ATTRIBUTE)
         if dossier:
             entry["dossier_code"] = dossier
         if record.exc_info:

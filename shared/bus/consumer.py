@@ -36,6 +36,7 @@ from shared.events.envelope import Envelope
 from shared.events.registry import is_known
 from shared.events.topics import replay_topic
 from shared.failpoints import failpoint
+from shared.observability import DOSSIER_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ class ConsumerRunner:
             "messaging.operation": "process",
             "messaging.consumer.group.name": self.name,
             "messaging.message.id": str(envelope.event_id),
-            "lienthong.dossier_code": envelope.dossier_code,
+            DOSSIER_ATTRIBUTE: envelope.dossier_code,
         }
         ctx = context_from_headers(headers)
         with (

@@ -12,7 +12,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from shared.log_masking import mask_personal_data
-from shared.observability import JsonLogFormatter
+from shared.observability import DOSSIER_ATTRIBUTE, JsonLogFormatter
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,12 @@ def test_an_exception_in_the_log_is_masked_too() -> None:
     line = formatter.format(rec)
     assert "001203004567" not in line and "an.nguyen@" not in line
     assert "*********567" in json.loads(line)["exc"]
+
+
+def test_a_handlers_log_lines_carry_the_dossier_its_span_names() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span(
+        "dossier.accepted process", attributes={DOSSIER_ATTRIBUTE: "H56.101-261202-0002"}
+    ):
+        line = JsonLogFormatter("notify").format(record("no contact known"))
+    assert json.loads(line)["dossier_code"] == "H56.101-261202-0002"
