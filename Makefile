@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit test-integration lint schemas bench clean
+.PHONY: install run test test-unit test-integration lint check-ops schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench: $(STAMP)
 	  $(BIN)/python -m bench.intake_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
 	  $(BIN)/python -m bench.inbox_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
 	  $(BIN)/python -m bench.sla_sweep_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL"; fi
+
+## make check-ops: promtool (Debian's prometheus package) on the scrape config, the rules and the alert tests
+check-ops:
+	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus"; exit 1; }
+	cd deploy/prometheus && promtool check config prometheus.yml && promtool check rules rules/alerts.yml rules/recording.yml \
+	  && promtool test rules rules/alerts_test.yml
 
 schemas: $(STAMP)
 	$(BIN)/lienthong schemas export
