@@ -24,6 +24,7 @@ from services.notify.domain import (
 from services.notify.tables import DossierContact, Notification, NotificationEvent, OptOut
 from services.notify.templates import TemplateDataError
 from shared.bus.handlers import PermanentError
+from shared.bus.tracing import current_trace_headers, encode_headers
 from shared.bus.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ async def create_notification(
         status=NotificationStatus.CREATED.value,
         fallback_of=fallback_of,
         resend_of=resend_of,
+        trace_headers=encode_headers(current_trace_headers()) or None,
         created_at=now,
         updated_at=now,
         next_attempt_at=due,

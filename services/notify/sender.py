@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import or_
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
@@ -24,10 +25,12 @@ from services.notify.fallback import fall_back
 from services.notify.providers import LookupOutcome, OutgoingMessage, Provider, ProviderError
 from services.notify.status import transition
 from services.notify.tables import Notification
+from shared.bus.tracing import context_from_headers, tracer
 from shared.bus.unit_of_work import UnitOfWorkFactory
 from shared.events import new_envelope
 from shared.events.delivery import NotificationSent
 from shared.failpoints import failpoint
+from shared.observability import DOSSIER_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,20 @@ class Sender:
         return len(claimed)
 
     async def _send_one(self, n: Notification) -> None:
+        """The provider call, in a span that continues the trace of the event that made the notification."""
+        parent = context_from_headers(json.loads(n.trace_headers)) if n.trace_headers else None
+        with tracer.start_as_current_span(f"notify send {n.channel}", context=parent, kind=SpanKind.CLIENT) as span:
+            span.set_attributes(
+                {
+                    DOSSIER_ATTRIBUTE: n.dossier_code,
+                    "lienthong.notification_id": n.id,
+                    "lienthong.channel": n.channel,
+                    "lienthong.template": n.template,
+                }
+            )
+            await self._send_in_span(n)
+
+    async def _send_in_span(self, n: Notification) -> None:
         provider = self._providers.get(Channel(n.channel))
         if provider is None:
             await self._record_failure(n.id, ProviderError(f"no provider for {n.channel}", permanent=True))

@@ -46,6 +46,8 @@ class Notification(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     fallback_of: str | None = Field(default=None, sa_column=Column(String(36), nullable=True))
     resend_of: str | None = Field(default=None, sa_column=Column(String(36), nullable=True))
+    trace_headers: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+    """The W3C trace context of the handler that made it, so the provider call joins the dossier's trace."""
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     next_attempt_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))

@@ -32,6 +32,7 @@ def upgrade() -> None:
         t.add_column(sa.Column("provider", sa.String(40), nullable=True))
         t.add_column(sa.Column("fallback_of", sa.String(36), nullable=True))
         t.add_column(sa.Column("resend_of", sa.String(36), nullable=True))
+        t.add_column(sa.Column("trace_headers", sa.String(300), nullable=True))
     # A fallback looks for the notifications its event already made.
     op.create_index("ix_notification_event_id", "notification", ["event_id"])
     op.create_table(
@@ -105,6 +106,7 @@ def downgrade() -> None:
     op.drop_index("ix_notification_event_id", "notification")
     with op.batch_alter_table("notification") as t:
         for name in (
+            "trace_headers",
             "resend_of",
             "fallback_of",
             "provider",
