@@ -410,3 +410,13 @@ def test_promtool(args: list[str]) -> None:
     assert PROMTOOL is not None
     result = subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_collector_pipeline_uses_only_what_it_defines() -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "otel" / "collector.yaml").read_text(encoding="utf-8"))
+    traces = config["service"]["pipelines"]["traces"]
+    for kind in ("receivers", "processors", "exporters"):
+        assert set(traces[kind]) <= set(config[kind]), kind
+    assert set(config["service"]["extensions"]) <= set(config["extensions"])
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    assert config["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger:4317"
