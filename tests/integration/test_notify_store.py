@@ -438,39 +438,23 @@ async def test_a_result_the_post_could_not_deliver_goes_back_to_the_desk_and_the
         order = (await uow.session.exec(select(PostalOrder).where(PostalOrder.dossier_code == dossier))).one()
         order.tracking_number, order.status = "EL123456785VN", "created"
         uow.session.add(order)
-    async with store.units() as uow:
-        unknown = await apply_postal_webhook(
-            uow,
-            notify,
-            event_id="w0",
-            tracking_number="EL000000000VN",
-            order_id=None,
-            status="delivered",
-            at=NOW,
-            note=None,
-        )
-    async with store.units() as uow:
-        returned = await apply_postal_webhook(
-            uow,
-            notify,
-            event_id="w1",
-            tracking_number="EL123456785VN",
-            order_id=None,
-            status="returned",
-            at=NOW,
-            note=None,
-        )
-    async with store.units() as uow:
-        late = await apply_postal_webhook(
-            uow,
-            notify,
-            event_id="w2",
-            tracking_number="EL123456785VN",
-            order_id=None,
-            status="delivered",
-            at=NOW,
-            note=None,
-        )
+
+    async def webhook(event_id: str, tracking_number: str, status: str) -> str:
+        async with store.units() as uow:
+            return await apply_postal_webhook(
+                uow,
+                notify,
+                event_id=event_id,
+                tracking_number=tracking_number,
+                order_id=None,
+                status=status,
+                at=NOW,
+                note=None,
+            )
+
+    unknown = await webhook("w0", "EL000000000VN", "delivered")
+    returned = await webhook("w1", "EL123456785VN", "returned")
+    late = await webhook("w2", "EL123456785VN", "delivered")
     assert (unknown, returned, late) == ("unknown", "applied", "ignored")
     told = [n.template for n in await store.notifications(dossier) if n.template.startswith("result.")]
     assert told == ["result.ready_desk", "result.ready_desk"]  # by SMS and by email
