@@ -3,13 +3,14 @@ citizen is reached on and in what order, quiet hours and the retry schedule. No 
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from services.notify.sms_text import strip_accents
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -231,8 +232,7 @@ OPT_IN_KEYWORDS = frozenset({"DK", "DANGKY", "START"})
 
 def sms_keyword(text: str) -> str | None:
     """'opt-out' or 'opt-in' for a citizen's inbound SMS keyword (accents and case ignored), else None."""
-    folded = unicodedata.normalize("NFD", text.strip().upper().replace("Đ", "D"))
-    word = "".join(c for c in folded if c.isalnum() and not unicodedata.combining(c))
+    word = "".join(c for c in strip_accents(text).upper() if c.isalnum())
     if word in OPT_OUT_KEYWORDS:
         return "opt-out"
     if word in OPT_IN_KEYWORDS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry.trace import SpanKind
@@ -158,47 +158,40 @@ class Sender:
 
     async def _record_sent(self, nid: str, reference: str, provider: str, how: str | None = None) -> None:
         """``how``: said in the history when the sending was not seen through (a lookup after a crash)."""
-        for _ in range(3):
-            try:
-                async with self._units() as uow:
-                    row = await uow.session.get(Notification, nid)
-                    if row is None or NotificationStatus(row.status) is not NotificationStatus.SENDING:
-                        # A receipt got here first (delivered) or an operator finished it: nothing to add.
-                        if row is not None and row.provider_reference is None:
-                            row.provider_reference, row.provider = reference, provider
-                            uow.session.add(row)
-                        return
+        await _again_if_stale(lambda: self._record_sent_once(nid, reference, provider, how))
+
+    async def _record_sent_once(self, nid: str, reference: str, provider: str, how: str | None) -> None:
+        async with self._units() as uow:
+            row = await uow.session.get(Notification, nid)
+            if row is None or NotificationStatus(row.status) is not NotificationStatus.SENDING:
+                # A receipt got here first (delivered) or an operator finished it: nothing to add.
+                if row is not None and row.provider_reference is None:
                     row.provider_reference, row.provider = reference, provider
-                    detail = f"{provider}: {reference}" + (f" ({how})" if how else "")
-                    transition(uow, row, NotificationStatus.SENT, detail=detail)
-                    uow.emit(
-                        new_envelope(
-                            type="notification.sent",
-                            dossier_code=row.dossier_code,
-                            producer=PRODUCER,
-                            payload=NotificationSent(
-                                notification_id=row.id,
-                                channel=row.channel,
-                                template=row.template,
-                                template_version=row.template_version,
-                                audience=row.audience,
-                                provider=provider,
-                                provider_reference=reference,
-                                parts=row.parts,
-                            ),
-                        )
-                    )
+                    uow.session.add(row)
                 return
-            except StaleDataError:
-                continue
+            row.provider_reference, row.provider = reference, provider
+            detail = f"{provider}: {reference}" + (f" ({how})" if how else "")
+            transition(uow, row, NotificationStatus.SENT, detail=detail)
+            uow.emit(
+                new_envelope(
+                    type="notification.sent",
+                    dossier_code=row.dossier_code,
+                    producer=PRODUCER,
+                    payload=NotificationSent(
+                        notification_id=row.id,
+                        channel=row.channel,
+                        template=row.template,
+                        template_version=row.template_version,
+                        audience=row.audience,
+                        provider=provider,
+                        provider_reference=reference,
+                        parts=row.parts,
+                    ),
+                )
+            )
 
     async def _record_failure(self, nid: str, exc: ProviderError) -> None:
-        for _ in range(3):
-            try:
-                await self._record_failure_once(nid, exc)
-                return
-            except StaleDataError:
-                continue  # a receipt or an administrator changed the row meanwhile: look again
+        await _again_if_stale(lambda: self._record_failure_once(nid, exc))
 
     async def _record_failure_once(self, nid: str, exc: ProviderError) -> None:
         now = datetime.now(UTC)
@@ -262,3 +255,13 @@ class Sender:
             now = datetime.now(UTC)
             row.next_attempt_at = self._notify.quiet.hold(Channel(row.channel), row.urgent, now) or now
             transition(uow, row, NotificationStatus.TEMPORARY_FAILURE, detail=f"sending timed out; provider: {outcome}")
+
+
+async def _again_if_stale(write: Callable[[], Awaitable[None]], attempts: int = 3) -> None:
+    """A receipt or an administrator changed the row meanwhile (its version moved on): read it and write again."""
+    for _ in range(attempts):
+        try:
+            await write()
+            return
+        except StaleDataError:
+            continue

@@ -7,13 +7,12 @@ answered 200 with ``"outcome": "replay"`` and changes nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,10 +22,9 @@ from services.notify.tables import ProviderReceipt
 from shared.bus.unit_of_work import UnitOfWork
 from shared.web.deps import UnitsDep
 from shared.web.problems import Problem
-from shared.web.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from shared.web.signed_body import signed_body
 
 router = APIRouter(prefix="/v1", tags=["provider callbacks"])
-M = TypeVar("M", bound=BaseModel)
 ProviderName = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z0-9-]+$")]
 
 
@@ -78,31 +76,6 @@ def _secret(request: Request, provider: str) -> str:
     return str(secrets[provider])
 
 
-async def _signed_body(request: Request, provider: str) -> bytes:
-    raw = await request.body()
-    try:
-        verify(
-            _secret(request, provider),
-            request.headers.get(TIMESTAMP_HEADER),
-            request.headers.get(SIGNATURE_HEADER),
-            raw,
-            now=time.time(),
-        )
-    except SignatureError as exc:
-        raise Problem(401, "Bad signature", str(exc)) from exc
-    return raw
-
-
-def _parse(model: type[M], raw: bytes) -> M:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = [
-            {"source": "body", "field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()
-        ]
-        raise Problem(422, "Invalid body", "The callback's body does not match its schema.", errors=errors) from exc
-
-
 async def _once(
     units: UnitsDep, provider: str, receipt_id: str, apply: Callable[[UnitOfWork], Awaitable[str]]
 ) -> CallbackOutcome:
@@ -124,8 +97,7 @@ async def _once(
 
 @router.post("/receipts/{provider}", response_model=CallbackOutcome, summary="A provider's delivery receipt")
 async def receipt(provider: ProviderName, request: Request, units: UnitsDep) -> CallbackOutcome:
-    raw = await _signed_body(request, provider)
-    body = _parse(ReceiptIn, raw)
+    body = await signed_body(request, _secret(request, provider), ReceiptIn)
     notify = notify_of(request)
     return await _once(
         units,
@@ -146,8 +118,7 @@ async def receipt(provider: ProviderName, request: Request, units: UnitsDep) -> 
 
 @router.post("/inbound-sms/{provider}", response_model=CallbackOutcome, summary="A citizen's SMS to the brandname")
 async def inbound_sms(provider: ProviderName, request: Request, units: UnitsDep) -> CallbackOutcome:
-    raw = await _signed_body(request, provider)
-    body = _parse(InboundSmsIn, raw)
+    body = await signed_body(request, _secret(request, provider), InboundSmsIn)
     return await _once(
         units,
         provider,
@@ -161,8 +132,7 @@ async def inbound_sms(provider: ProviderName, request: Request, units: UnitsDep)
 @router.post("/postal/webhooks", response_model=CallbackOutcome, summary="The postal operator's order status")
 async def postal_webhook(request: Request, units: UnitsDep) -> CallbackOutcome:
     notify = notify_of(request)
-    raw = await _signed_body(request, "postal")
-    body = _parse(PostalWebhookIn, raw)
+    body = await signed_body(request, _secret(request, "postal"), PostalWebhookIn)
     at: datetime = body.at
     return await _once(
         units,

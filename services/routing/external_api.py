@@ -8,12 +8,11 @@ nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.routing import external
@@ -23,8 +22,8 @@ from services.routing.tables import HandoverDelivery, Step
 from services.routing.views import local
 from shared.bus.unit_of_work import UnitOfWork
 from shared.web.deps import UnitsDep
-from shared.web.problems import Problem
-from shared.web.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from shared.web.signed_body import signed_body
+from shared.web.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 router = APIRouter(prefix="/v1/external", tags=["external systems"])
 
@@ -45,25 +44,7 @@ SIGNED_BODY = {
 
 async def signed(request: Request, routing: Routing, model: type[Body]) -> Body:
     """The body, once its signature and timestamp are verified (the raw bytes, before any parsing)."""
-    raw = await request.body()
-    try:
-        verify(
-            routing.external.secret,
-            request.headers.get(TIMESTAMP_HEADER),
-            request.headers.get(SIGNATURE_HEADER),
-            raw,
-            now=time.time(),
-        )
-    except SignatureError as exc:
-        raise Problem(401, "Invalid signature", str(exc)) from exc
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = [
-            {"source": "body", "field": ".".join(str(p) for p in e["loc"]) or "body", "reason": e["msg"]}
-            for e in exc.errors()
-        ]
-        raise Problem(422, "Invalid request", "The body is not valid.", errors=errors) from exc
+    return await signed_body(request, routing.external.secret, model)
 
 
 def _answer(delivery: HandoverDelivery, step: Step) -> ExternalCallbackOut:
