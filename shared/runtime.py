@@ -23,6 +23,7 @@ from shared.bus.kafka import KafkaSettings, Producer
 from shared.bus.relay import OutboxRelay
 from shared.bus.unit_of_work import UnitOfWorkFactory
 from shared.db import create_engine, is_sqlite, migrate, session_maker
+from shared.events.envelope import Envelope
 from shared.events.topics import TOPICS, dead_letter_topic, replay_topic
 from shared.observability import HttpMetricsMiddleware, setup_logging, setup_tracing
 from shared.settings import ServiceSettings
@@ -49,6 +50,7 @@ class ServiceSpec:
     workers: list[Worker] = field(default_factory=list)
     setup: Callable[[Runtime], Awaitable[None]] | None = None
     teardown: Callable[[Runtime], Awaitable[None]] | None = None
+    on_committed: Callable[[list[Envelope]], None] | None = None
 
 
 class Runtime:
@@ -78,7 +80,7 @@ class Runtime:
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_interval_s,
         )
-        self.units = UnitOfWorkFactory(self.sessions, on_emitted=self.relay.wake)
+        self.units = UnitOfWorkFactory(self.sessions, on_emitted=self.relay.wake, on_committed=spec.on_committed)
         self.keys = KeyStore(self.sessions)
         self.consumer: ConsumerRunner | None = None
         if spec.handlers is not None and spec.consumes:

@@ -12,6 +12,7 @@ from services.intake.directory import CatalogDirectory
 from services.intake.documents_api import router as documents_router
 from services.intake.filing import Filing
 from services.intake.handlers import handlers
+from services.intake.metrics import count_filings
 from services.intake.settings import IntakeSettings
 from shared.calendar import vietnam_calendar
 from shared.catalog import default_catalog_dir, load_catalog
@@ -41,5 +42,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             consumes=[ROUTING_STEP.name, SLA_CLOCK.name, NOTIFY_DELIVERY.name],
             handlers=handlers,
             setup=setup,
+            on_committed=count_filings,
         )
     )

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notify.domain import Channel
 from services.notify.tables import Notification, PostalOrder
 
 TRANSITIONS = Counter(
@@ -58,9 +59,9 @@ async def recount(session: AsyncSession) -> None:
             .group_by(col(Notification.channel))
         )
     ).all()
-    RETRY_BACKLOG.clear()
-    for channel, count in backlog:
-        RETRY_BACKLOG.labels(channel).set(count)
+    waiting = dict(backlog)
+    for channel in Channel:  # every channel, 0 included: the panel shows an empty backlog as 0
+        RETRY_BACKLOG.labels(channel.value).set(waiting.get(channel.value, 0))
     oldest = (
         await session.exec(
             select(func.min(Notification.next_attempt_at)).where(

@@ -106,6 +106,8 @@ class ConsumerRunner:
     ) -> None:
         self.name = name
         self.topics = [*topics, replay_topic(name)]
+        for topic in self.topics:  # zero series, so dead-letter rates read 0 rather than "no data"
+            metrics.EVENTS_DEAD_LETTERED.labels(name, topic)
         self.handlers = handlers
         self._units = units
         self._kafka = kafka
@@ -231,6 +233,7 @@ class ConsumerRunner:
                 return "ignored"
             payload = self._payload(registration, envelope)
         except PoisonMessage as exc:
+            self._count_failure(topic, exc)
             await self._dead_letter(failed, exc, attempts=1)
             return "dead-lettered"
         return await self._process_with_retries(failed, envelope, registration, payload)
@@ -321,7 +324,7 @@ class ConsumerRunner:
 
     async def _apply_once(self, envelope: Envelope, registration: Registration, payload: Any) -> str:
         event_id = str(envelope.event_id)
-        emitted = False
+        emitted: list[Envelope] = []
         try:
             async with self._units.sessions() as session, session.begin():
                 if await session.get(InboxRecord, (self.name, event_id)) is not None:
@@ -336,7 +339,7 @@ class ConsumerRunner:
                 )
                 uow = UnitOfWork(session)
                 await registration.handler(uow, envelope, payload)
-                emitted = bool(uow.emitted)
+                emitted = uow.emitted
         except IntegrityError:
             # Another member of the group committed the same event first (during a rebalance).
             async with self._units.sessions() as session:
@@ -344,8 +347,7 @@ class ConsumerRunner:
                     return "duplicate"
             raise
         failpoint("consumer.after_db_commit")
-        if emitted:
-            self._units.notify_emitted()
+        self._units.committed(emitted)
         return "handled"
 
     def _count_failure(self, topic: str, exc: BaseException) -> None:
@@ -385,6 +387,9 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._runner._commit()
         for tp in revoked:
             self._runner._positions.pop(tp, None)
+            # Another member reports this partition's lag now; a stale series here would be summed with it.
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self._runner.name, self._runner._kafka.logical(tp.topic), str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info(

@@ -105,7 +105,7 @@ class DeadLetterWriter:
                 event_type="dead_letter",
                 headers=headers,
             )
-        self._units.notify_emitted()
+        self._units.wake_relay()
 
 
 async def list_dead_letters(

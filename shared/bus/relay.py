@@ -48,6 +48,7 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=1),
     ) -> None:
         self.service = service
+        metrics.OUTBOX_PUBLISH_ERRORS.labels(service)  # a zero series, so the rate panel reads 0, not "no data"
         self._sessions = sessions
         self._producer = producer
         self._use_slot_locks = use_slot_locks

@@ -29,20 +29,34 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    """Opens units of work on a service's database and wakes the outbox relay after each commit."""
+    """Opens units of work on a service's database and wakes the outbox relay after each commit;
+    ``on_committed`` sees the events of each committed unit of work (a service's own counters)."""
 
-    def __init__(self, sessions: SessionMaker, on_emitted: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        sessions: SessionMaker,
+        on_emitted: Callable[[], None] | None = None,
+        on_committed: Callable[[list[Envelope]], None] | None = None,
+    ) -> None:
         self.sessions = sessions
         self._on_emitted = on_emitted
+        self._on_committed = on_committed
 
-    def notify_emitted(self) -> None:
+    def wake_relay(self) -> None:
         if self._on_emitted is not None:
             self._on_emitted()
+
+    def committed(self, emitted: list[Envelope]) -> None:
+        """Called after a transaction that staged ``emitted`` committed."""
+        if not emitted:
+            return
+        self.wake_relay()
+        if self._on_committed is not None:
+            self._on_committed(emitted)
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
         async with self.sessions() as session, session.begin():
             uow = UnitOfWork(session)
             yield uow
-        if uow.emitted:
-            self.notify_emitted()
+        self.committed(uow.emitted)
