@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit test-integration lint check-ops schemas bench clean
+.PHONY: install run test test-unit test-integration lint ops-tools check-ops check-dashboards schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,22 @@ bench: $(STAMP)
 	  $(BIN)/python -m bench.inbox_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
 	  $(BIN)/python -m bench.sla_sweep_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL"; fi
 
+## make ops-tools: Debian's prometheus package (prometheus and promtool), for check-ops and check-dashboards
+ops-tools:
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then echo "prometheus: $$(command -v prometheus)"; \
+	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus >/dev/null && echo "prometheus installed"; fi
+
 ## make check-ops: promtool (Debian's prometheus package) on the scrape config, the rules and the alert tests
 check-ops:
-	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus"; exit 1; }
+	@command -v promtool >/dev/null || { echo "promtool not found: make ops-tools"; exit 1; }
 	cd deploy/prometheus && promtool check config prometheus.yml && promtool check rules rules/alerts.yml rules/recording.yml \
 	  && promtool test rules rules/alerts_test.yml
+
+## make check-dashboards: a real Prometheus scrapes the running stack; every Grafana panel's query must return data
+check-dashboards: $(STAMP)
+	@command -v prometheus >/dev/null || { echo "prometheus not found: make ops-tools"; exit 1; }
+	$(BIN)/pytest -q tests/e2e/test_dashboards_prometheus.py
 
 schemas: $(STAMP)
 	$(BIN)/lienthong schemas export
