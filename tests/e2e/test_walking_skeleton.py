@@ -170,6 +170,12 @@ def test_with_the_broker_down_every_post_succeeds_and_every_event_arrives_once_i
             codes = list(pool.map(lambda _: post_dossier(stack), range(200)))
         assert len(set(codes)) == 200
         assert db_scalar(stack, "intake", "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 200
+        # Still in its load balancer: the outbox holds the events, so intake answers "degraded", not 503.
+        ready = httpx.get(f"{stack.config.url('intake')}/readyz", timeout=30)
+        assert (ready.status_code, ready.json()) == (
+            200,
+            {"status": "degraded", "database": "ok", "broker": "unreachable"},
+        )
     finally:
         broker.start()
 
