@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import ClassVar, Self
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.calendar.configured import configured_calendar, parse_clock, parse_periods
+from shared.calendar.schedule import DailySchedule
+from shared.calendar.working_calendar import WorkingCalendar
 
 
 class TraceExporter(StrEnum):
@@ -57,6 +62,18 @@ class ServiceSettings(BaseSettings):
     rate_limit_per_s: float = Field(default=50.0, ge=0, description="Requests per second per API key; 0: no limit.")
     rate_limit_burst: int = Field(default=200, ge=1)
     catalog_dir: str = Field(default="", description="Catalogue directory (units, procedures); default the sample.")
+    working_periods: str = Field(
+        default="07:00-11:30,13:30-17:00",
+        description="Working periods of a working day, Vietnam time (HH:MM-HH:MM, comma-separated).",
+    )
+    intake_cutoff: str = Field(
+        default="15:00", description="A dossier accepted after this time starts its clock the next working day."
+    )
+    round_the_clock: bool = Field(
+        default=False,
+        description="Drills and load runs only (lienthong load, make chaos): every day and minute is working "
+        "time, so steps move at any hour. Never in production: deadlines would be wrong.",
+    )
     bootstrap_keys_file: str = Field(
         default="", description="JSON list of {name, key, scopes} installed at start-up (development only)."
     )
@@ -72,6 +89,21 @@ class ServiceSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         specific = EnvSettingsSource(settings_cls, env_prefix=f"LIENTHONG_{cls.service_name.upper()}_")
         return init_settings, specific, env_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _calendar_is_valid(self) -> Self:
+        DailySchedule.of(parse_periods(self.working_periods))  # bad periods or cutoff stop the service at start-up
+        parse_clock(self.intake_cutoff, "intake cutoff")
+        return self
+
+    def working_calendar(self, overrides: Path | None) -> WorkingCalendar:
+        """The configured calendar, with a catalogue's overrides file."""
+        return configured_calendar(
+            overrides,
+            working_periods=self.working_periods,
+            intake_cutoff=self.intake_cutoff,
+            round_the_clock=self.round_the_clock,
+        )
 
     @property
     def listen_port(self) -> int:

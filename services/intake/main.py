@@ -14,7 +14,6 @@ from services.intake.filing import Filing
 from services.intake.handlers import handlers
 from services.intake.metrics import count_filings
 from services.intake.settings import IntakeSettings
-from shared.calendar import vietnam_calendar
 from shared.catalog import default_catalog_dir, load_catalog
 from shared.events.topics import NOTIFY_DELIVERY, ROUTING_STEP, SLA_CLOCK
 from shared.runtime import Runtime, ServiceSpec, create_service_app
@@ -25,7 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     s = settings or IntakeSettings.load()
     catalog = load_catalog(Path(s.catalog_dir) if s.catalog_dir else default_catalog_dir())
-    filing = Filing(CatalogDirectory(catalog), vietnam_calendar(catalog.calendar_overrides))
+    filing = Filing(CatalogDirectory(catalog), s.working_calendar(catalog.calendar_overrides))
 
     async def setup(runtime: Runtime) -> None:
         runtime.state["filing"] = filing

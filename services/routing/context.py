@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import Request
 
 from services.routing.settings import RoutingSettings
-from shared.calendar import WorkingCalendar, vietnam_calendar
+from shared.calendar import WorkingCalendar
 from shared.catalog import Catalog, default_catalog_dir, load_catalog
 
 STATE_KEY = "routing"
@@ -45,7 +45,7 @@ class Routing:
         external = ExternalHandovers(
             settings.external_ack_window_minutes, settings.callback_base, settings.external_secret.get_secret_value()
         )
-        return cls(catalog, vietnam_calendar(catalog.calendar_overrides), external)
+        return cls(catalog, settings.working_calendar(catalog.calendar_overrides), external)
 
     def unit_name(self, code: str | None) -> str | None:
         if code is None:

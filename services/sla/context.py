@@ -12,7 +12,7 @@ from services.sla.clock import OutcomeBy
 from services.sla.periods import Window
 from services.sla.settings import SlaSettings
 from services.sla.timers import TimerPolicy
-from shared.calendar import WorkingCalendar, vietnam_calendar
+from shared.calendar import WorkingCalendar
 from shared.catalog import Catalog, default_catalog_dir, load_catalog
 
 STATE_KEY = "sla"
@@ -31,7 +31,7 @@ class Sla:
         catalog = load_catalog(Path(settings.catalog_dir) if settings.catalog_dir else default_catalog_dir())
         return cls(
             catalog,
-            vietnam_calendar(catalog.calendar_overrides),
+            settings.working_calendar(catalog.calendar_overrides),
             TimerPolicy(settings.step_notice_working_minutes, settings.dossier_notice_working_minutes),
             settings.outcome_by,
             settings.quarter_window,
