@@ -243,6 +243,12 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace) -> int:
+    from services.loadgen.run import command
+
+    return command(args)
+
+
 def _wait(args: argparse.Namespace) -> int:
     import httpx
 
@@ -308,6 +314,29 @@ def _add_external_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     p.set_defaults(func=_connector_dead_letters)
 
 
+def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from services.loadgen.arguments import add_arguments
+
+    p = sub.add_parser("import", help="import legacy dossiers with their history from an NDJSON file")
+    p.add_argument("file", help="one legacy dossier a line (format: services/intake/legacy.py)")
+    p.add_argument("--url", default="http://127.0.0.1:8001", help="intake's base URL")
+    p.add_argument("--key", default="", help="API key with the import scope (default: $LIENTHONG_API_KEY)")
+    p.add_argument("--batch", type=_batch_size, default=200, help="dossiers per request (1–500)")
+    p.set_defaults(func=_import)
+
+    p = sub.add_parser("wait", help="wait until a URL answers 200")
+    p.add_argument("url")
+    p.add_argument("--timeout", type=float, default=60)
+    p.set_defaults(func=_wait)
+
+    p = sub.add_parser(
+        "load",
+        help="drive the public APIs like a province (make run first): live rate, then what each dossier became",
+    )
+    add_arguments(p)
+    p.set_defaults(func=_load)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lienthong", description="Interconnected one-stop dossier processing.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -369,17 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="fail if the committed documents are out of date")
     p.set_defaults(func=_schemas)
 
-    p = sub.add_parser("import", help="import legacy dossiers with their history from an NDJSON file")
-    p.add_argument("file", help="one legacy dossier a line (format: services/intake/legacy.py)")
-    p.add_argument("--url", default="http://127.0.0.1:8001", help="intake's base URL")
-    p.add_argument("--key", default="", help="API key with the import scope (default: $LIENTHONG_API_KEY)")
-    p.add_argument("--batch", type=_batch_size, default=200, help="dossiers per request (1–500)")
-    p.set_defaults(func=_import)
-
-    p = sub.add_parser("wait", help="wait until a URL answers 200")
-    p.add_argument("url")
-    p.add_argument("--timeout", type=float, default=60)
-    p.set_defaults(func=_wait)
+    _add_tool_commands(sub)
     return parser
 
 
