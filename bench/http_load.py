@@ -1,4 +1,5 @@
-"""A small closed-loop HTTP/1.1 load client: keep-alive connections, one request in flight on each.
+"""A small HTTP/1.1 load client: keep-alive connections, one request in flight on each, closed loop
+(``run_load``: as fast as answers come) or open loop (``paced_posts``: at a fixed arrival rate).
 
 Written on raw asyncio streams so that the client costs far less CPU than the server it measures
 (on a 2-core machine a heavyweight client would be the bottleneck). Reports requests per second
@@ -8,6 +9,7 @@ and latency percentiles of the requests that completed inside the measured windo
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,3 +97,53 @@ async def run_load(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     reporter.cancel()
     return LoadResult(len(latencies), errors, duration_s, latencies)
+
+
+@dataclass
+class Post:
+    sent_at: float  # epoch seconds, to compare with instants other processes record
+    status: int
+    code: str | None
+
+
+async def _read_body(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return status, (await reader.readexactly(length)) if length else b""
+
+
+async def paced_posts(
+    host: str, port: int, request_for: Callable[[int], bytes], rate: float, duration_s: float, connections: int = 64
+) -> list[Post]:
+    """Open loop: the i-th request is due at i / rate whatever the answers so far (a slow server makes
+    requests queue, it does not slow the arrivals), on up to ``connections`` keep-alive connections."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    total = int(rate * duration_s)
+    next_index = 0
+    posts: list[Post] = []
+
+    async def worker() -> None:
+        nonlocal next_index
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while next_index < total:
+                i = next_index
+                next_index += 1
+                delay = start + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                sent_at = time.time()
+                writer.write(request_for(i))
+                status, body = await _read_body(reader)
+                code = json.loads(body).get("code") if status == 201 else None
+                posts.append(Post(sent_at, status, code))
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return posts
