@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.attribution import overruns, responsible
-from services.sla.clock import DossierClock, project
+from services.sla.clock import DossierClock, StepAttempt, project
 from services.sla.clock_time import exclusions, merged_intervals
 from services.sla.context import Sla
 from services.sla.facts import Fact, parse_fact
@@ -144,24 +144,32 @@ async def refresh(
 
 
 def _fill(row: DossierClockRow, clock: DossierClock, items: list[Overrun], party: Overrun | None) -> None:
+    for name, value in clock_values(clock, items, party).items():
+        setattr(row, name, value)
+
+
+def clock_values(clock: DossierClock, items: list[Overrun], party: Overrun | None) -> dict[str, Any]:
+    """The computed columns of a dossier's clock row (the rest are set once, at acceptance)."""
     current = clock.current
-    row.original_appointment_at = clock.original_appointment_at
-    row.appointment_at = clock.appointment_at
-    row.state = clock.state
-    row.open_exclusion = clock.open_exclusion.value if clock.open_exclusion else None
-    row.ended_at = clock.ended_at
-    row.outcome = clock.outcome.value if clock.outcome else None
-    row.returned_at = clock.returned_at
-    row.used_minutes = clock.used_minutes
-    row.paused_minutes = clock.paused_minutes
-    row.current_unit_code = current.unit_code if current else None
-    row.current_unit_level = current.unit_level if current else None
-    row.reset_at = clock.reset_at
-    row.apologies = len(clock.apologies)
-    row.responsible_party = party.party.value if party else None
-    row.responsible_unit_code = party.unit_code if party else None
-    row.responsible_level = party.level if party else None
-    row.overruns = json.dumps([o.model_dump(mode="json") for o in items])
+    return {
+        "original_appointment_at": clock.original_appointment_at,
+        "appointment_at": clock.appointment_at,
+        "state": clock.state,
+        "open_exclusion": clock.open_exclusion.value if clock.open_exclusion else None,
+        "ended_at": clock.ended_at,
+        "outcome": clock.outcome.value if clock.outcome else None,
+        "returned_at": clock.returned_at,
+        "used_minutes": clock.used_minutes,
+        "paused_minutes": clock.paused_minutes,
+        "current_unit_code": current.unit_code if current else None,
+        "current_unit_level": current.unit_level if current else None,
+        "reset_at": clock.reset_at,
+        "apologies": len(clock.apologies),
+        "responsible_party": party.party.value if party else None,
+        "responsible_unit_code": party.unit_code if party else None,
+        "responsible_level": party.level if party else None,
+        "overruns": json.dumps([o.model_dump(mode="json") for o in items]),
+    }
 
 
 async def _write_steps(session: AsyncSession, sla: Sla, clock: DossierClock) -> None:
@@ -179,31 +187,36 @@ async def _write_steps(session: AsyncSession, sla: Sla, clock: DossierClock) -> 
             unit_code=a.unit_code,
             assigned_at=a.assigned_at,
         )
-        values: dict[str, Any] = {
-            "key": a.key,
-            "name": a.name,
-            "unit_level": a.unit_level,
-            "from_unit_code": a.from_unit_code,
-            "budget_minutes": a.budget_minutes,
-            "counts": a.counts,
-            "is_open": a.open,
-            "paused": a.paused_now,
-            "accepted_at": a.accepted_at,
-            "deadline_at": a.deadline_at,
-            "ended_at": a.ended_at,
-            "ending": a.end,
-            "result": a.result.value if a.result else None,
-            "paused_minutes": a.paused_minutes,
-            "interconnection_minutes": a.interconnection_minutes,
-            "overrun_minutes": a.overrun_minutes,
-            "interconnection_overrun_minutes": a.interconnection_overrun_minutes,
-        }
+        values = step_values(a)
         if row.is_open and not a.open and a.end in ("completed", "sent_back") and a.ended_at is not None:
             _observe_step(sla, a.unit_code, a.unit_level, a.budget_minutes, a.assigned_at, a.ended_at, a.paused_minutes)
         for name, value in values.items():
             if getattr(row, name) != value:
                 setattr(row, name, value)
         session.add(row)
+
+
+def step_values(a: StepAttempt) -> dict[str, Any]:
+    """The computed columns of a step attempt's row (the rest are set once, at its assignment)."""
+    return {
+        "key": a.key,
+        "name": a.name,
+        "unit_level": a.unit_level,
+        "from_unit_code": a.from_unit_code,
+        "budget_minutes": a.budget_minutes,
+        "counts": a.counts,
+        "is_open": a.open,
+        "paused": a.paused_now,
+        "accepted_at": a.accepted_at,
+        "deadline_at": a.deadline_at,
+        "ended_at": a.ended_at,
+        "ending": a.end,
+        "result": a.result.value if a.result else None,
+        "paused_minutes": a.paused_minutes,
+        "interconnection_minutes": a.interconnection_minutes,
+        "overrun_minutes": a.overrun_minutes,
+        "interconnection_overrun_minutes": a.interconnection_overrun_minutes,
+    }
 
 
 def _observe_step(sla: Sla, unit: str, level: str, budget: int, start: datetime, end: datetime, paused: int) -> None:

@@ -1,0 +1,253 @@
+"""Rebuilding sla's state from the event history: after its database is lost, or when a projection rule
+changed.
+
+    python -m services.sla.rebuild [--reset] [--batch N] [--dry-run]
+
+Reads the topics sla's consumer reads (intake.dossier.v1, routing.step.v1) from their first offsets up to
+their ends as they stand when it starts, with a consumer of its own (partitions assigned, no group
+membership). The event types the consumer handles become facts and inbox rows, exactly as the consumer
+would record them; the others are skipped as the consumer skips them; a message the consumer would
+dead-letter is counted and left out. Each dossier is then projected once, from its whole history, and its
+clock, step and timer rows are written in bulk. Finally the consumer group of sla (``sla``) is given the
+end offsets, so the normal consumer resumes after the replayed history; anything it sees again (a
+redelivery) is already in the inbox and is skipped.
+
+Reading goes by partition number: a dossier's events have its code as their key, and both topics have the
+same number of partitions, so partition *p* of each holds every event of its dossiers; a group of
+partitions is read to its end, its dossiers projected, and its memory freed. A dossier found in a later
+group (topics with different partition counts) is projected again from all its facts in the database.
+
+Not done here: the clock events the normal consumer would publish (clock.started, dossier.closed, …)
+went out when the history happened and are not published again; counters of the process (metrics) start
+from zero. sla must not run while it rebuilds (the offsets are committed for its group at the end, which
+the broker refuses while the group has members).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.sla.context import Sla
+from services.sla.rebuild_replay import Progress, RebuildStats, Replay
+from services.sla.rebuild_store import BulkStore
+from services.sla.settings import SlaSettings
+from shared.bus.kafka import KafkaSettings, ensure_topics
+from shared.db import create_engine
+from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP, replay_topic
+
+log = logging.getLogger(__name__)
+CONSUMER = "sla"
+TOPICS = (INTAKE_DOSSIER.name, ROUTING_STEP.name)
+"""What sla's consumer reads (services/sla/main.py), besides its replay topic."""
+FETCH_RECORDS = 20_000
+HISTORY_BATCH = 100_000
+"""Facts and inbox rows per write."""
+COMMIT_WAIT_S = 90.0
+PROJECT_BATCH = 20_000
+"""Dossiers per projection write."""
+
+
+class Rebuilder:
+    def __init__(
+        self,
+        store: BulkStore,
+        kafka: KafkaSettings,
+        sla: Sla,
+        *,
+        consumer: str = CONSUMER,
+        progress: Progress | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self._kafka = kafka
+        self._consumer = consumer
+        self._replay = Replay(store, sla, consumer, progress, now)
+        self.stats = self._replay.stats
+
+    async def run(self, *, commit_offsets: bool = True) -> RebuildStats:
+        started = time.perf_counter()
+        topics = [*TOPICS, replay_topic(self._consumer)]
+        await ensure_topics(self._kafka, topics)
+        await self._replay.start()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            client_id=f"{self._kafka.client_id}-rebuild",
+            group_id=self._kafka.physical(self._consumer),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            request_timeout_ms=max(self._kafka.request_timeout_ms, 40_000),
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # metadata of every topic
+            every = [
+                TopicPartition(self._kafka.physical(t), p)
+                for t in topics
+                for p in sorted(consumer.partitions_for_topic(self._kafka.physical(t)) or ())
+            ]
+            begin = await consumer.beginning_offsets(every)
+            end = await consumer.end_offsets(every)
+            history = [tp for tp in every if self._kafka.logical(tp.topic) in TOPICS]
+            # An estimate for the progress line: the embedded broker's list-offsets answer lags a little;
+            # where each partition ends is read from the fetch responses (their high watermark).
+            self.stats.total_events = sum(end[tp] - begin[tp] for tp in history)
+            taken: dict[TopicPartition, int] = {}
+            for number in sorted({tp.partition for tp in history}):
+                group = [tp for tp in history if tp.partition == number]
+                taken.update(await self._rebuild_group(consumer, group, begin))
+            await self._replay.finish()
+            if commit_offsets:
+                # After the database holds everything: the normal consumer resumes where the history ended.
+                await self._commit({tp: taken.get(tp, end[tp]) for tp in every})
+        finally:
+            await consumer.stop()
+        self.stats.seconds = time.perf_counter() - started
+        self._replay.progress()
+        return self.stats
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Give sla's consumer group the offsets, as a member of it: joined alone (sla is stopped), it is
+        assigned every partition, commits and leaves. (A commit from outside the group, which Apache Kafka
+        takes while the group is empty, the embedded broker refuses once the group has had members.)"""
+        member = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            client_id=f"{self._kafka.client_id}-rebuild-commit",
+            group_id=self._kafka.physical(self._consumer),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=20_000,
+            heartbeat_interval_ms=3_000,
+        )
+        member.subscribe(topics=sorted({tp.topic for tp in offsets}))
+        await member.start()
+        try:
+            deadline = time.monotonic() + COMMIT_WAIT_S
+            while not set(offsets) <= member.assignment():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "sla's consumer group did not assign every partition to the rebuild: is sla stopped?"
+                    )
+                await member.getmany(timeout_ms=500, max_records=1)
+            await member.commit(offsets)
+        finally:
+            await member.stop()
+
+    async def _rebuild_group(
+        self, consumer: AIOKafkaConsumer, group: list[TopicPartition], begin: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """Read the partitions to their high watermark, write the facts, project their dossiers; the next
+        offset of each partition."""
+        consumer.assign(group)
+        for tp in group:
+            consumer.seek(tp, begin[tp])
+        taken = {tp: begin[tp] for tp in group}
+        left = set(group)
+        while left:
+            mark = time.perf_counter()
+            batch = await consumer.getmany(*left, timeout_ms=500, max_records=FETCH_RECORDS)
+            self.stats.add("fetch", time.perf_counter() - mark)
+            for tp, messages in batch.items():
+                if messages:
+                    taken[tp] = messages[-1].offset + 1
+            await self._replay.take(m.value for messages in batch.values() for m in messages)
+            for tp in list(left):
+                high = consumer.highwater(tp)
+                if high is not None and taken[tp] >= high:
+                    left.discard(tp)
+        await self._replay.end_group()
+        return taken
+
+
+# ---- the command ------------------------------------------------------------------------------------
+
+
+class StderrProgress:
+    """One line on stderr, rewritten at most five times a second: events read, events/s, dossiers."""
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+        self._shown = 0.0
+
+    def __call__(self, stats: RebuildStats) -> None:
+        now = time.perf_counter()
+        final = stats.seconds > 0
+        if now - self._shown < 0.2 and not final:
+            return
+        self._shown = now
+        elapsed = now - self._started
+        share = 100 * stats.events / stats.total_events if stats.total_events else 100.0
+        sys.stderr.write(
+            f"\rrebuild: {stats.events:>11,}/{stats.total_events:,} events ({share:3.0f}%), "
+            f"{stats.events / elapsed if elapsed else 0:8,.0f} events/s, {stats.dossiers:>9,} dossiers projected, "
+            f"{elapsed:6.0f} s"
+        )
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def kafka_settings(s: SlaSettings) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=s.kafka_bootstrap_servers,
+        client_id=f"lienthong-sla{s.kafka_client_id_suffix}",
+        namespace=s.kafka_namespace,
+    )
+
+
+async def rebuild(
+    settings: SlaSettings, *, reset: bool = False, progress: Progress | None = None, commit_offsets: bool = True
+) -> RebuildStats:
+    """Rebuild sla's database named by ``settings`` from the broker it names. Refuses a database that
+    already holds facts, projections or inbox rows of sla's consumer unless ``reset``."""
+    engine = create_engine(settings.service_database_url, "sla")
+    try:
+        async with BulkStore(engine, CONSUMER) as store:
+            found = await store.counts()
+            if any(found.values()):
+                if not reset:
+                    raise SystemExit(f"sla's database is not empty ({found}); --reset empties it first")
+                await store.reset()
+            rebuilder = Rebuilder(store, kafka_settings(settings), Sla.load(settings), progress=progress)
+            return await rebuilder.run(commit_offsets=commit_offsets)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.sla.rebuild",
+        description="Rebuild sla's facts, clocks, steps and timers from the event history on the broker, then "
+        "set sla's consumer group to the end of that history. Stop sla first. Settings come from the "
+        "LIENTHONG_* environment (database URL, broker, namespace), as sla's own.",
+    )
+    parser.add_argument("--reset", action="store_true", help="empty sla's facts, clocks, timers and inbox first")
+    parser.add_argument(
+        "--no-commit", action="store_true", help="leave sla's consumer group offsets as they are (a trial run)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    settings = SlaSettings.load()
+    stats = asyncio.run(
+        rebuild(settings, reset=args.reset, progress=StderrProgress(), commit_offsets=not args.no_commit)
+    )
+    summary = stats.as_dict()
+    print(
+        f"rebuilt {stats.dossiers:,} dossiers ({stats.clocks:,} clocks, {stats.steps:,} steps, {stats.timers:,} "
+        f"timers) from {stats.events:,} events ({stats.facts:,} facts, {stats.ignored:,} ignored, "
+        f"{stats.duplicates:,} duplicates, {stats.poison:,} left out) in {stats.seconds:.1f} s, "
+        f"{summary['events_per_s']:,} events/s; phases {summary['phases']}"
+    )
+    return 1 if stats.poison else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""Replaying a history into sla's tables in bulk: each message decoded as sla's consumer decodes it, the
+facts and inbox rows written many a statement, each dossier projected once when its group of partitions
+has been read (services/sla/rebuild.py reads them). No Kafka here, so a benchmark can feed it too."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.sla.context import Sla
+from services.sla.facts import Fact
+from services.sla.handlers import build_handlers
+from services.sla.projection import load_histories
+from services.sla.rebuild_rows import Row, Rows, dossier_rows
+from services.sla.rebuild_store import BulkStore
+from shared.bus.handlers import Handlers
+from shared.events.envelope import Envelope
+from shared.events.registry import is_known
+
+log = logging.getLogger(__name__)
+HISTORY_BATCH = 100_000
+"""Facts and inbox rows per write."""
+PROJECT_BATCH = 20_000
+"""Dossiers per projection write."""
+
+
+@dataclass
+class RebuildStats:
+    events: int = 0
+    facts: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    poison: int = 0
+    dossiers: int = 0
+    clocks: int = 0
+    steps: int = 0
+    timers: int = 0
+    reprojected: int = 0
+    total_events: int = 0
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds spent fetching, decoding, projecting and writing."""
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.phases[phase] = self.phases.get(phase, 0.0) + seconds
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        found = asdict(self)
+        found["phases"] = {k: round(v, 2) for k, v in self.phases.items()}
+        found["events_per_s"] = round(self.events_per_s)
+        return found
+
+
+Progress = Callable[[RebuildStats], None]
+
+
+class Decoder:
+    """A message as sla's consumer would take it: a fact (with its inbox row), ignored, or poison."""
+
+    def __init__(self, handlers: Handlers) -> None:
+        self._handlers = handlers
+
+    def decode(self, raw: bytes | None) -> tuple[Envelope, Fact] | str:
+        if raw is None:
+            return "poison"
+        try:
+            envelope = Envelope.from_bytes(raw)
+        except (ValidationError, UnicodeDecodeError):
+            return "poison"
+        registration = self._handlers.get(envelope.type)
+        if registration is None:
+            return "ignored" if is_known(envelope.type) else "poison"
+        try:
+            payload = registration.payload.model_validate(envelope.payload)
+        except ValidationError:
+            return "poison"
+        return envelope, Fact(envelope.type, envelope.occurred_at.astimezone(UTC), payload)
+
+
+class Replay:
+    """Takes the messages of one group of partitions after another (every event of a dossier within one
+    group), and writes what sla's consumer would have written for them."""
+
+    def __init__(
+        self, store: BulkStore, sla: Sla, consumer: str, progress: Progress | None = None, now: datetime | None = None
+    ) -> None:
+        self._store = store
+        self._sla = sla
+        self._consumer = consumer
+        self._decoder = Decoder(build_handlers(sla))
+        self._progress = progress or (lambda _stats: None)
+        self._now = now
+        self.stats = RebuildStats()
+        self._projected: set[str] = set()
+        self._next_id = 1
+        self._histories: dict[str, list[Fact]] = defaultdict(list)
+        self._seen: set[str] = set()
+        self._facts: list[Row] = []
+        self._inbox: list[Row] = []
+
+    async def start(self) -> None:
+        self._next_id = await self._store.next_fact_id()
+
+    def progress(self) -> None:
+        self._progress(self.stats)
+
+    async def take(self, values: Iterable[bytes | None]) -> None:
+        """A batch of messages' values, in partition order."""
+        mark = time.perf_counter()
+        recorded_at = datetime.now(UTC)
+        histories, seen, facts, inbox = self._histories, self._seen, self._facts, self._inbox
+        for raw in values:
+            self._take(raw, histories, seen, facts, inbox, recorded_at)
+        self.stats.add("decode", time.perf_counter() - mark)
+        if len(self._facts) >= HISTORY_BATCH:
+            await self._write_history()
+        self.progress()
+
+    async def end_group(self) -> None:
+        """The group's partitions are read to their end: write the rest and project its dossiers."""
+        await self._write_history()
+        histories, self._histories, self._seen = self._histories, defaultdict(list), set()
+        await self._project(histories)
+
+    async def finish(self) -> None:
+        await self._store.finish()
+
+    def _take(
+        self,
+        raw: bytes | None,
+        histories: dict[str, list[Fact]],
+        seen: set[str],
+        facts: list[Row],
+        inbox: list[Row],
+        recorded_at: datetime,
+    ) -> None:
+        self.stats.events += 1
+        taken = self._decoder.decode(raw)
+        if isinstance(taken, str):
+            if taken == "poison":
+                self.stats.poison += 1
+                log.warning("rebuild: a message sla's consumer would dead-letter is left out")
+            else:
+                self.stats.ignored += 1
+            return
+        envelope, fact = taken
+        event_id = str(envelope.event_id)
+        if event_id in seen:
+            self.stats.duplicates += 1
+            return
+        seen.add(event_id)
+        fact_id = self._next_id
+        self._next_id += 1
+        code = envelope.dossier_code
+        histories[code].append(Fact(fact.type, fact.occurred_at, fact.payload, fact_id))
+        facts.append(
+            (fact_id, code, event_id, fact.type, fact.occurred_at, recorded_at, fact.payload.model_dump_json())
+        )
+        inbox.append((self._consumer, event_id, fact.type, recorded_at))
+        self.stats.facts += 1
+
+    async def _write_history(self) -> None:
+        mark = time.perf_counter()
+        facts, inbox, self._facts, self._inbox = self._facts, self._inbox, [], []
+        await self._store.write_history(facts, inbox)
+        self.stats.add("write_history", time.perf_counter() - mark)
+
+    async def _project(self, histories: dict[str, list[Fact]]) -> None:
+        codes = list(histories)
+        for start in range(0, len(codes), PROJECT_BATCH):
+            chunk = codes[start : start + PROJECT_BATCH]
+            again = [c for c in chunk if c in self._projected]
+            if again:  # seen in an earlier group: its whole history is in the database
+                async with AsyncSession(self._store.engine) as session:
+                    loaded = await load_histories(session, again)
+                for code in again:
+                    histories[code] = loaded[code]
+                self.stats.reprojected += len(again)
+            mark = time.perf_counter()
+            rows = Rows()
+            now = self._now or datetime.now(UTC)
+            for code in chunk:
+                if dossier_rows(rows, code, histories.pop(code), self._sla, now):
+                    self._projected.add(code)
+            self.stats.dossiers += len(chunk)
+            self.stats.clocks += len(rows.clocks)
+            self.stats.steps += len(rows.steps)
+            self.stats.timers += len(rows.timers)
+            self.stats.add("project", time.perf_counter() - mark)
+            mark = time.perf_counter()
+            await self._store.write_projection(rows, again)
+            self.stats.add("write_projection", time.perf_counter() - mark)
+            self._progress(self.stats)
