@@ -22,6 +22,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.db import SessionMaker
 from shared.db_types import UtcDateTime
+from shared.web.problem_docs import raises
 from shared.web.problems import Problem
 
 KEY_PREFIX = "lt"
@@ -135,6 +136,7 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+@raises({401: "No, unknown or revoked API key", 429: "Too many requests for this API key (see Retry-After)"})
 async def authenticate(request: Request) -> Principal:
     key = _presented_key(request)
     if not key:
@@ -161,6 +163,7 @@ CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 def require_any(*scopes: str, prefixes: tuple[str, ...] = ()) -> Any:
     """A dependency that lets through a key holding one of ``scopes`` or a scope starting with a prefix."""
 
+    @raises({403: "The API key lacks the scope this needs"})
     async def check(principal: CurrentPrincipal) -> Principal:
         if any(principal.has(s) for s in scopes) or any(s.startswith(p) for s in principal.scopes for p in prefixes):
             return principal

@@ -22,6 +22,7 @@ from sqlmodel import Field, SQLModel
 from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.db_types import UtcDateTime
 from shared.web.auth import CurrentPrincipal
+from shared.web.problem_docs import raises
 from shared.web.problems import Problem
 
 HEADER = "Idempotency-Key"
@@ -104,6 +105,7 @@ def _fingerprint(method: str, path: str, raw: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
+@raises({422: "Invalid request, field by field; or an Idempotency-Key reused with another body"})
 async def idempotent_request(request: Request, principal: CurrentPrincipal) -> IdempotentRequest:
     key = request.headers.get(HEADER)
     if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):

@@ -9,8 +9,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+
+from shared.web.problem_docs import document_problems
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +114,23 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI could not parse the body (not UTF-8, nested too deep): invalid input like any other.
+            return problem_response(
+                request,
+                422,
+                "Invalid request",
+                "The body is not a JSON document.",
+                errors=[
+                    {"source": "body", "field": "(root)", "reason": f"not valid JSON ({type(exc.__cause__).__name__})"}
+                ],
+            )
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request.app.routes, request))}
         title = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-        return problem_response(request, exc.status_code, title, detail, headers=getattr(exc, "headers", None))
+        return problem_response(request, exc.status_code, title, detail, headers=headers)
 
     async def on_stale(request: Request, exc: Exception) -> JSONResponse:
         # Optimistic concurrency: another request changed the same record (its version) first.
@@ -132,3 +150,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StaleDataError, on_stale)
     app.add_exception_handler(Exception, on_unhandled)
+    document_problems(app)
+
+
+def allowed_methods(routes: list[BaseRoute], request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(routes):
+        match, _ = context.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= context.methods or set()
+    return sorted(methods)
