@@ -101,6 +101,10 @@ async def receipt(
 @router.get(
     "/track/{code}",
     response_class=HTMLResponse,
+    responses={
+        404: {"description": "No such dossier (a page saying so)", "content": {"text/html": {}}},
+        429: {"description": "Too many phone guesses from this address (Retry-After)", "content": {"text/html": {}}},
+    },
     summary="Public tracking page for citizens (Tra cứu hồ sơ)",
     description="Status, appointment and the steps done. The applicant's name and masked phone appear "
     "only when `phone_last4` matches the phone given when filing.",

@@ -47,9 +47,9 @@ def personal_id(value: str) -> str:
 
 Phone = Annotated[str, Field(max_length=20, examples=["0912345678"]), AfterValidator(vietnamese_phone)]
 PersonalId = Annotated[str, Field(examples=["001203004567"]), AfterValidator(personal_id)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=2000)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=64)]
 UnitCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,39}$")]
 
 
@@ -89,7 +89,7 @@ class ProxyIn(BaseModel):
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=300)]
     copies: int = Field(default=1, ge=1, le=100)
 
 
@@ -136,7 +136,9 @@ class DossierCreate(BackDated):
         "depends on the commune; a commune's own desk may leave it out.",
         examples=["H56.101"],
     )
-    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    external_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=100)] | None
+    ) = None
 
 
 class ReasonIn(BackDated):

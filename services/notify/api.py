@@ -314,16 +314,32 @@ def _address(channel: Channel, address: str) -> str:
     return address.strip().lower() if channel is Channel.EMAIL else national_number(address)
 
 
+def _checked_address(channel: Channel, address: str) -> str:
+    """The address as stored, or 422: a phone number needs 9 to 11 digits, an email address an @."""
+    stored = _address(channel, address)
+    usable = "@" in stored.strip("@") if channel is Channel.EMAIL else 9 <= len(stored) <= 11
+    if not usable:
+        what = "an email address" if channel is Channel.EMAIL else "a phone number (9 to 11 digits)"
+        raise Problem(
+            422,
+            "Invalid request",
+            f"The address is not {what}.",
+            errors=[{"source": "body", "field": "address", "reason": f"not {what}"}],
+        )
+    return stored
+
+
 @router.post(
     "/opt-outs",
     status_code=201,
     response_model=OptOutPublic,
+    responses={200: {"model": OptOutPublic, "description": "The address had opted out already"}},
     dependencies=[CanManageOptOuts],
     tags=["opt-outs"],
     summary="A citizen asks for no more messages on a channel (portal or administrator)",
 )
 async def opt_out(body: OptOutIn, units: UnitsDep, idem: Idempotency) -> Response:
-    address = _address(body.channel, body.address)
+    address = _checked_address(body.channel, body.address)
 
     async def command(uow: UnitOfWork) -> Outcome:
         existing = (
@@ -343,6 +359,7 @@ async def opt_out(body: OptOutIn, units: UnitsDep, idem: Idempotency) -> Respons
 @router.delete(
     "/opt-outs/{channel}/{address}",
     status_code=204,
+    responses={404: {"description": "The address has not opted out of this channel"}},
     dependencies=[CanManageOptOuts],
     tags=["opt-outs"],
     summary="The citizen wants messages on the channel again",

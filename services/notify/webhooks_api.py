@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -95,7 +95,20 @@ async def _once(
     raise Problem(503, "Busy", "The notification kept changing; send the callback again.", headers={"Retry-After": "1"})
 
 
-@router.post("/receipts/{provider}", response_model=CallbackOutcome, summary="A provider's delivery receipt")
+CALLBACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong signature, or a timestamp too far from now (replay)"},
+    404: {"description": "No provider of that name"},
+    422: {"description": "Invalid body, field by field"},
+    503: {"description": "The notification kept changing; send the callback again (Retry-After)"},
+}
+
+
+@router.post(
+    "/receipts/{provider}",
+    response_model=CallbackOutcome,
+    responses=CALLBACK_ERRORS,
+    summary="A provider's delivery receipt",
+)
 async def receipt(provider: ProviderName, request: Request, units: UnitsDep) -> CallbackOutcome:
     body = await signed_body(request, _secret(request, provider), ReceiptIn)
     notify = notify_of(request)
@@ -116,7 +129,12 @@ async def receipt(provider: ProviderName, request: Request, units: UnitsDep) -> 
     )
 
 
-@router.post("/inbound-sms/{provider}", response_model=CallbackOutcome, summary="A citizen's SMS to the brandname")
+@router.post(
+    "/inbound-sms/{provider}",
+    response_model=CallbackOutcome,
+    responses=CALLBACK_ERRORS,
+    summary="A citizen's SMS to the brandname",
+)
 async def inbound_sms(provider: ProviderName, request: Request, units: UnitsDep) -> CallbackOutcome:
     body = await signed_body(request, _secret(request, provider), InboundSmsIn)
     return await _once(
@@ -129,7 +147,12 @@ async def inbound_sms(provider: ProviderName, request: Request, units: UnitsDep)
     )
 
 
-@router.post("/postal/webhooks", response_model=CallbackOutcome, summary="The postal operator's order status")
+@router.post(
+    "/postal/webhooks",
+    response_model=CallbackOutcome,
+    responses={k: v for k, v in CALLBACK_ERRORS.items() if k != 404},
+    summary="The postal operator's order status",
+)
 async def postal_webhook(request: Request, units: UnitsDep) -> CallbackOutcome:
     notify = notify_of(request)
     body = await signed_body(request, _secret(request, "postal"), PostalWebhookIn)

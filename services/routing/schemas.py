@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=2000)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
 
 
@@ -55,7 +55,9 @@ class SendBackIn(BackDated):
         json_schema_extra={"examples": [{"to_step_key": "appraise", "reason": "Sai diện tích thửa đất"}]},
     )
 
-    to_step_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = None
+    to_step_key: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=60)] | None
+    ) = None
     to_seq: int | None = Field(default=None, ge=1, le=1000)
     reason: Text
 

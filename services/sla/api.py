@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.attribution import overruns, responsible
 from services.sla.context import sla_of
@@ -20,7 +21,7 @@ from services.sla.schemas import (
     StepClockPublic,
     hours,
 )
-from services.sla.tables import DossierClockRow, StepClockRow
+from services.sla.tables import DossierClockRow, FactRow, StepClockRow
 from shared.web.auth import require_any
 from shared.web.deps import SessionDep
 from shared.web.problems import Problem
@@ -39,6 +40,12 @@ AsOf = Annotated[
 ]
 
 
+async def has_history(session: AsyncSession, code: str) -> bool:
+    """Whether sla has seen any event of the dossier (a clock can be projected only then)."""
+    found = await session.exec(select(FactRow.id).where(col(FactRow.dossier_code) == code).limit(1))
+    return found.first() is not None
+
+
 @router.get(
     "/dossiers/{code}/clock",
     response_model=ClockPublic,
@@ -50,7 +57,7 @@ AsOf = Annotated[
     "the live state did at that instant.",
 )
 async def get_clock(code: str, request: Request, session: SessionDep, as_of: AsOf = None) -> ClockPublic:
-    clock = await clock_of(session, sla_of(request), code, as_of)
+    clock = await clock_of(session, sla_of(request), code, as_of) if await has_history(session, code) else None
     if clock is None:
         when = f" as of {as_of.isoformat()}" if as_of else ""
         raise Problem(404, "Clock not found", f"No clock for dossier {code!r}{when}.")

@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.sla.api import has_history
 from services.sla.clock import DossierClock
 from services.sla.context import Sla, sla_of
 from services.sla.documents import ApologySlip, ControlSlip
@@ -55,7 +56,7 @@ def _document(slip: ControlSlip | ApologySlip, pdf: bytes | None, filename: str)
 
 
 async def _clock(session: Any, sla: Sla, code: str) -> DossierClock:
-    clock = await clock_of(session, sla, code, None)
+    clock = await clock_of(session, sla, code, None) if await has_history(session, code) else None
     if clock is None:
         raise Problem(404, "Clock not found", f"No clock for dossier {code!r}.")
     return clock
