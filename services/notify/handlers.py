@@ -11,6 +11,7 @@ from typing import Any
 from services.notify.context import Notify
 from services.notify.domain import DEFAULT_ORDER, Audience, is_back_dated
 from services.notify.notifications import notify_citizen, notify_unit
+from services.notify.parking import park, unpark
 from services.notify.postal import request_order
 from services.notify.tables import DossierContact
 from shared.bus.handlers import Handlers
@@ -102,6 +103,9 @@ class Say:
     ) -> None:
         if self.past(event):
             return
+        if await uow.session.get(DossierContact, event.dossier_code) is None:
+            await park(uow, event)
+            return
         await notify_citizen(
             uow,
             self.notify,
@@ -165,6 +169,7 @@ def _intake_events(handlers: Handlers, say: Say) -> None:
         )
         if s.channel is Channel.POSTAL and not say.past(event):
             await request_order(uow, notify, event, PostalKind.PICKUP)
+        await unpark(uow, event.dossier_code, handlers)
 
     @handlers.on("dossier.accepted")
     async def accepted(uow: UnitOfWork, event: Envelope, a: DossierAccepted) -> None:
@@ -182,6 +187,7 @@ def _intake_events(handlers: Handlers, say: Say) -> None:
         await say.citizen(uow, event, RECEIVED[a.channel], received_at=a.received_at, appointment_at=appointment)
         if a.result_delivery is ResultDelivery.POSTAL:
             await say.citizen(uow, event, "dossier.postal_return_requested", second_cause(event, "postal-return"))
+        await unpark(uow, event.dossier_code, handlers)
 
     @handlers.on("dossier.refused")
     async def refused(uow: UnitOfWork, event: Envelope, r: DossierRefused) -> None:
@@ -212,7 +218,7 @@ def _routing_events(handlers: Handlers, say: Say) -> None:
     async def resolved(uow: UnitOfWork, event: Envelope, r: DossierResolved) -> None:
         row = await uow.session.get(DossierContact, event.dossier_code)
         if row is None:
-            log.warning("dossier %s resolved; no contact known, no message", event.dossier_code)
+            await park(uow, event)
             return
         delivery = ResultDelivery(row.result_delivery)
         if delivery is ResultDelivery.POSTAL and notify.postal:

@@ -144,3 +144,18 @@ class ProviderReceipt(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(30), nullable=False))
     outcome: str = Field(sa_column=Column(String(30), nullable=False))
     received_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class ParkedEvent(SQLModel, table=True):
+    """An event about a dossier whose contact notify does not know yet. Topics are ordered per dossier but
+    not across producers: routing's `dossier.resolved` can arrive before intake's `dossier.accepted` (a
+    consumer that restarts catches up on one topic first). It is applied when the contact arrives."""
+
+    __tablename__ = "parked_event"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    event_id: str = Field(sa_column=Column(String(36), nullable=False, unique=True))
+    dossier_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    event_type: str = Field(sa_column=Column(String(80), nullable=False))
+    envelope: str = Field(sa_column=Column(Text, nullable=False))
+    parked_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))

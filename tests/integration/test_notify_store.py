@@ -21,7 +21,7 @@ from services.notify.providers import Accepted, Lookup, LookupOutcome, OutgoingM
 from services.notify.receipts import apply_postal_webhook, apply_receipt
 from services.notify.sender import Sender
 from services.notify.settings import NotifySettings
-from services.notify.tables import Notification, NotificationEvent, PostalOrder
+from services.notify.tables import Notification, NotificationEvent, ParkedEvent, PostalOrder
 from shared.bus.handlers import Handlers
 from shared.bus.tables import OutboxRecord
 from shared.bus.unit_of_work import UnitOfWorkFactory
@@ -459,3 +459,33 @@ async def test_a_result_the_post_could_not_deliver_goes_back_to_the_desk_and_the
     told = [n.template for n in await store.notifications(dossier) if n.template.startswith("result.")]
     assert told == ["result.ready_desk", "result.ready_desk"]  # by SMS and by email
     assert (await store.outbox_types(dossier)).count("postal.failed") == 1
+
+
+async def test_events_before_the_contact_are_parked_and_applied_when_it_arrives(store: Store, notify: Notify) -> None:
+    """Routing's and sla's topics are not ordered with intake's: a notify that restarts may read a dossier's
+    resolution (and an apology) before its acceptance. Nothing is lost: they wait for the contact."""
+    handlers = build_handlers(notify)
+    dossier = code()
+    resolution = DossierResolved(resolved_at=NOW, resolving_unit_code="H56.101")
+    resolved = event("dossier.resolved", dossier, resolution, "routing")
+    await store.handle(handlers, resolved)
+    await store.handle(handlers, resolved)  # redelivered before the contact: parked once
+    assert await store.notifications(dossier) == []
+    async with store.units() as uow:
+        parked = (await uow.session.exec(select(ParkedEvent).where(ParkedEvent.dossier_code == dossier))).all()
+        assert [p.event_type for p in parked] == ["dossier.resolved"]
+
+    await store.handle(handlers, event("dossier.accepted", dossier, accepted(delivery=ResultDelivery.POSTAL)))
+    async with store.units() as uow:
+        orders = (await uow.session.exec(select(PostalOrder).where(PostalOrder.dossier_code == dossier))).all()
+        left = (await uow.session.exec(select(ParkedEvent).where(ParkedEvent.dossier_code == dossier))).all()
+    assert [o.kind for o in orders] == ["delivery"], "the parked resolution asked the post to deliver"
+    assert left == []
+    templates = {n.template for n in await store.notifications(dossier) if n.audience == "citizen"}
+    assert templates == {"dossier.received_online", "dossier.postal_return_requested"}
+
+    desk = event("dossier.resolved", code(), resolution, "routing")
+    await store.handle(handlers, desk)
+    await store.handle(handlers, event("dossier.accepted", desk.dossier_code, accepted()))
+    ready = {n.template for n in await store.notifications(desk.dossier_code) if n.audience == "citizen"}
+    assert ready == {"dossier.received_online", "result.ready_desk"}
