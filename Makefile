@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit test-integration lint ops-tools check-ops check-dashboards schemas bench clean
+.PHONY: install run test test-unit test-integration lint ops-tools check-ops check-dashboards schemas bench fuzz chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,15 @@ check-ops:
 check-dashboards: $(STAMP)
 	@command -v prometheus >/dev/null || { echo "prometheus not found: make ops-tools"; exit 1; }
 	$(BIN)/pytest -q tests/e2e/test_dashboards_prometheus.py
+
+## make fuzz: schemathesis on every API and hostile Kafka messages into every topic (LIENTHONG_FUZZ_EXAMPLES per operation)
+fuzz: $(STAMP)
+	LIENTHONG_FUZZ=1 LIENTHONG_FUZZ_EXAMPLES=$${LIENTHONG_FUZZ_EXAMPLES:-200} $(BIN)/pytest -q -rs tests/fuzz
+
+## make chaos: SIGKILL each service, stop the broker (and PostgreSQL) under lienthong load; then exact checks.
+## LIENTHONG_CHAOS_SECONDS (180), LIENTHONG_CHAOS_RATE (2 dossiers/s), LIENTHONG_CHAOS_SEED (1).
+chaos: $(STAMP)
+	LIENTHONG_CHAOS=1 $(BIN)/pytest -q -s tests/chaos
 
 schemas: $(STAMP)
 	$(BIN)/lienthong schemas export
