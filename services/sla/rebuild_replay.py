@@ -4,14 +4,16 @@ has been read (services/sla/rebuild.py reads them). No Kafka here, so a benchmar
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Union, cast
 
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, create_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.context import Sla
@@ -65,15 +67,47 @@ class RebuildStats:
 Progress = Callable[[RebuildStats], None]
 
 
+Decoded = tuple[str, str, Fact]
+"""The event id, the dossier code and the fact."""
+
+
 class Decoder:
-    """A message as sla's consumer would take it: a fact (with its inbox row), ignored, or poison."""
+    """A message as sla's consumer would take it: a fact (with its inbox row), ignored, or poison.
+
+    The consumer parses the envelope, then validates its payload against the handler's model. Here one
+    discriminated union of envelopes, one per handled type with its payload model, parses both in one pass
+    from the JSON; whatever it does not take (a type not handled, a message that is not valid) goes the
+    consumer's way, which says whether it is ignored or poison."""
 
     def __init__(self, handlers: Handlers) -> None:
         self._handlers = handlers
+        typed = [
+            create_model(
+                f"Typed_{name.replace('.', '_')}",
+                __base__=Envelope,
+                type=(cast(Any, Literal[name]), ...),
+                payload=(registration.payload, ...),
+            )
+            for name in handlers.types
+            if (registration := handlers.get(name)) is not None
+        ]
+        union: Any = Annotated[Union[tuple(typed)], Field(discriminator="type")]  # noqa: UP007 - built at run time
+        self._typed: TypeAdapter[Any] = TypeAdapter(union)
 
-    def decode(self, raw: bytes | None) -> tuple[Envelope, Fact] | str:
+    def decode(self, raw: bytes | None) -> Decoded | str:
         if raw is None:
             return "poison"
+        try:
+            typed = self._typed.validate_json(raw)
+        except ValidationError:
+            return self._as_the_consumer(raw)
+        return (
+            str(typed.event_id),
+            typed.dossier_code,
+            Fact(typed.type, typed.occurred_at.astimezone(UTC), typed.payload),
+        )
+
+    def _as_the_consumer(self, raw: bytes) -> Decoded | str:
         try:
             envelope = Envelope.from_bytes(raw)
         except (ValidationError, UnicodeDecodeError):
@@ -85,7 +119,8 @@ class Decoder:
             payload = registration.payload.model_validate(envelope.payload)
         except ValidationError:
             return "poison"
-        return envelope, Fact(envelope.type, envelope.occurred_at.astimezone(UTC), payload)
+        fact = Fact(envelope.type, envelope.occurred_at.astimezone(UTC), payload)
+        return str(envelope.event_id), envelope.dossier_code, fact
 
 
 class Replay:
@@ -108,6 +143,7 @@ class Replay:
         self._seen: set[str] = set()
         self._facts: list[Row] = []
         self._inbox: list[Row] = []
+        self._pending: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._next_id = await self._store.next_fact_id()
@@ -134,7 +170,31 @@ class Replay:
         await self._project(histories)
 
     async def finish(self) -> None:
+        await self._written()
         await self._store.finish()
+
+    async def _write(self, write: Coroutine[Any, Any, None], phase: str) -> None:
+        """Start a write and go on decoding or projecting while SQLite or PostgreSQL works (the driver
+        leaves the GIL while it does); one write at a time on the store's connection."""
+        await self._written()
+
+        async def timed() -> None:
+            mark = time.perf_counter()
+            await write
+            self.stats.add(phase, time.perf_counter() - mark)
+
+        self._pending = asyncio.create_task(timed())
+
+    async def written(self) -> None:
+        """Wait for the write in flight (and raise what it raised)."""
+        await self._written()
+
+    async def _written(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            mark = time.perf_counter()
+            await pending
+            self.stats.add("wait_for_writes", time.perf_counter() - mark)
 
     def _take(
         self,
@@ -154,15 +214,13 @@ class Replay:
             else:
                 self.stats.ignored += 1
             return
-        envelope, fact = taken
-        event_id = str(envelope.event_id)
+        event_id, code, fact = taken
         if event_id in seen:
             self.stats.duplicates += 1
             return
         seen.add(event_id)
         fact_id = self._next_id
         self._next_id += 1
-        code = envelope.dossier_code
         histories[code].append(Fact(fact.type, fact.occurred_at, fact.payload, fact_id))
         facts.append(
             (fact_id, code, event_id, fact.type, fact.occurred_at, recorded_at, fact.payload.model_dump_json())
@@ -171,10 +229,8 @@ class Replay:
         self.stats.facts += 1
 
     async def _write_history(self) -> None:
-        mark = time.perf_counter()
         facts, inbox, self._facts, self._inbox = self._facts, self._inbox, [], []
-        await self._store.write_history(facts, inbox)
-        self.stats.add("write_history", time.perf_counter() - mark)
+        await self._write(self._store.write_history(facts, inbox), "write_history")
 
     async def _project(self, histories: dict[str, list[Fact]]) -> None:
         codes = list(histories)
@@ -182,6 +238,7 @@ class Replay:
             chunk = codes[start : start + PROJECT_BATCH]
             again = [c for c in chunk if c in self._projected]
             if again:  # seen in an earlier group: its whole history is in the database
+                await self._written()
                 async with AsyncSession(self._store.engine) as session:
                     loaded = await load_histories(session, again)
                 for code in again:
@@ -198,7 +255,5 @@ class Replay:
             self.stats.steps += len(rows.steps)
             self.stats.timers += len(rows.timers)
             self.stats.add("project", time.perf_counter() - mark)
-            mark = time.perf_counter()
-            await self._store.write_projection(rows, again)
-            self.stats.add("write_projection", time.perf_counter() - mark)
+            await self._write(self._store.write_projection(rows, again), "write_projection")
             self._progress(self.stats)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -37,12 +36,39 @@ PROJECTED = ("dossier_clock", "step_clock", "sla_timer")
 CHUNK = 500
 
 
-def sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    if isinstance(value, bool):
-        return int(value)
-    return value
+_TIMESTAMPS = frozenset(
+    {"occurred_at", "recorded_at", "processed_at", "accepted_at", "started_at", "original_appointment_at"}
+    | {"appointment_at", "ended_at", "returned_at", "reset_at", "assigned_at", "deadline_at", "due_at"}
+)
+_BOOLEANS = frozenset({"counts", "is_open", "paused"})
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """As SQLAlchemy stores a UtcDateTime on SQLite: naive UTC, microseconds always written."""
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def sqlite_rows(columns: Sequence[str], rows: Sequence[Row]) -> list[Row]:
+    """The rows with their timestamps and booleans as SQLite holds them; only those columns are touched."""
+    stamps = [i for i, c in enumerate(columns) if c in _TIMESTAMPS]
+    flags = [i for i, c in enumerate(columns) if c in _BOOLEANS]
+    if not stamps and not flags:
+        return list(rows)
+    out: list[Row] = []
+    cache: dict[datetime, str] = {}
+    for row in rows:
+        values = list(row)
+        for i in stamps:
+            v = values[i]
+            if v is not None:
+                text_ = cache.get(v)
+                if text_ is None:
+                    text_ = cache[v] = sqlite_timestamp(v)
+                values[i] = text_
+        for i in flags:
+            values[i] = int(values[i])
+        out.append(tuple(values))
+    return out
 
 
 class BulkStore:
@@ -114,7 +140,7 @@ class BulkStore:
         columns = TABLES[table]
         if self.sqlite:
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-            await self.conn.exec_driver_sql(sql, [tuple(map(sqlite_value, r)) for r in rows])
+            await self.conn.exec_driver_sql(sql, sqlite_rows(columns, rows))
             return
         raw = await self.conn.get_raw_connection()
         pg = raw.driver_connection
