@@ -54,4 +54,4 @@ def test_round_the_clock_works_on_a_sunday_night() -> None:
 )
 def test_bad_periods_or_cutoff_stop_the_service(field: str, value: str) -> None:
     with pytest.raises(ValidationError):
-        ServiceSettings(**{field: value})
+        ServiceSettings.model_validate({field: value})
