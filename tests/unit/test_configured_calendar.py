@@ -12,8 +12,8 @@ from shared.calendar.configured import configured_calendar, parse_periods
 from shared.settings import ServiceSettings
 
 
-def vn(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VIETNAM_TZ)  # type: ignore[misc]
+def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=VIETNAM_TZ)
 
 
 def test_the_default_periods_are_the_provinces() -> None:
