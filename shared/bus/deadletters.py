@@ -4,6 +4,7 @@ outbox, listed, and replayed to that consumer group alone once their cause is fi
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,15 @@ from shared.db import SessionMaker
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic, replay_topic
 
+log = logging.getLogger(__name__)
+
 MAX_ERROR_TEXT = 2000
+# What the dead-letter topic can carry: the producer refuses a request over 1 MiB, and an outbox row it can
+# never publish would hold the outbox forever. A bigger value is kept whole in the table; the topic gets its
+# first bytes and the original size in a header.
+MAX_PUBLISHED_VALUE = 512 * 1024
+PREVIEW_BYTES = 4096
+MAX_KEY = 200  # dead_letter.key's column
 
 # Headers added to a dead-lettered message; the original headers (traceparent…) are kept.
 H_ORIGIN_TOPIC = "dlq.origin.topic"
@@ -32,6 +41,8 @@ H_ATTEMPTS = "dlq.attempts"
 H_CONSUMER = "dlq.consumer"
 H_FAILED_AT = "dlq.failed_at"
 H_REPLAY_OF = "dlq.replay_of"
+H_VALUE_TRUNCATED = "dlq.value.truncated"
+H_KEY_TRUNCATED = "dlq.key.truncated"
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,14 @@ class DeadLetterWriter:
             H_CONSUMER: self._consumer,
             H_FAILED_AT: now.isoformat(),
         }
+        key = failed.key
+        if key is not None and len(key) > MAX_KEY:
+            headers[H_KEY_TRUNCATED] = str(len(key))
+            key = key[:MAX_KEY]
+        published = failed.value
+        if len(published) > MAX_PUBLISHED_VALUE:
+            headers[H_VALUE_TRUNCATED] = str(len(published))
+            published = published[:PREVIEW_BYTES]
         async with self._units.sessions() as session, session.begin():
             session.add(
                 DeadLetter(
@@ -86,7 +105,7 @@ class DeadLetterWriter:
                     topic=failed.topic,
                     partition=failed.partition,
                     offset=failed.offset,
-                    key=failed.key,
+                    key=key,
                     value=failed.value,
                     headers=json.dumps(failed.headers, sort_keys=True),
                     event_id=str(envelope.event_id) if envelope else None,
@@ -100,8 +119,8 @@ class DeadLetterWriter:
             stage_raw(
                 session,
                 topic=dead_letter_topic(self._consumer),
-                key=failed.key,
-                value=failed.value,
+                key=key,
+                value=published,
                 event_type="dead_letter",
                 headers=headers,
             )
@@ -137,6 +156,10 @@ async def replay_dead_letters(sessions: SessionMaker, consumer: str, ids: list[i
         if ids:
             query = query.where(col(DeadLetter.id).in_(ids))
         for letter in (await session.execute(query)).scalars():
+            if len(letter.value) > MAX_PUBLISHED_VALUE:
+                size = len(letter.value)
+                log.warning("dead letter %d is %d bytes: too big for the bus, left pending", letter.id, size)
+                continue
             headers = {
                 **json.loads(letter.headers),
                 H_REPLAY_OF: str(letter.id),

@@ -220,12 +220,6 @@ def test_every_hostile_message_is_dead_lettered_and_nothing_is_stuck(fuzz_stack:
     check_hostile(fuzz_stack, {t: hostile_messages(t) + known_types_with_empty_payloads(t) for t in topics})
 
 
-@pytest.mark.xfail(
-    reason="known bug, not fixed here (shared/bus): a dead letter over the producer's max_request_size (1 MB) is "
-    "recorded but its outbox row can never be published to the dead-letter topic, so the relay retries it "
-    "for ever and the outbox never drains; a partition holding such a message was also seen to stop",
-    strict=False,
-)
 @pytest.mark.timeout(900)
 def test_messages_of_several_megabytes_are_dead_lettered_and_nothing_is_stuck(fuzz_stack: DevStack) -> None:
     topics = sorted({t for ts in CONSUMERS.values() for t in ts})

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from shared.bus.deadletters import (
     H_ATTEMPTS,
     H_ERROR_CLASS,
     H_ERROR_MESSAGE,
+    H_KEY_TRUNCATED,
     H_ORIGIN_OFFSET,
     H_ORIGIN_PARTITION,
     H_ORIGIN_TOPIC,
+    H_VALUE_TRUNCATED,
+    PREVIEW_BYTES,
     list_dead_letters,
     replay_dead_letters,
 )
@@ -77,3 +82,41 @@ async def test_malformed_and_unknown_messages_are_dead_lettered_and_replayed_aft
     everything = await list_dead_letters(bus.sessions, "bustest", include_replayed=True)
     assert len(everything) == 4, "the replay failed again and came back as a new dead letter"
     assert json.loads(unknown_letter.headers) == {}
+
+
+async def test_a_dead_letter_too_big_for_the_bus_is_kept_whole_and_published_as_a_preview(bus: BusHarness) -> None:
+    """A several-MB message with a 300-character key: the table keeps it whole; the dead-letter topic gets its
+    first bytes (the producer refuses a request over 1 MiB, and an unpublishable row would hold the outbox
+    forever); the outbox drains; a replay through the bus is refused."""
+    huge, long_key = b"{" + b" " * 3_000_000, "K" * 300
+    producer = AIOKafkaProducer(bootstrap_servers=bus.kafka.bootstrap_servers, max_request_size=8_000_000)
+    await producer.start()
+    try:
+        await producer.send_and_wait(bus.kafka.physical(TEST_TOPIC), key=long_key.encode(), value=huge)
+    except KafkaError as exc:  # Apache Kafka's default message.max.bytes is 1 MB: nothing that big gets in
+        pytest.skip(f"the broker refuses a 3 MB message: {exc!r}")
+    finally:
+        await producer.stop()
+    bus.start_relay()
+    bus.start_consumer()
+    await bus.publish_raw(KEY.encode(), sequenced(KEY, 1).to_bytes())
+    await eventually(lambda: _effects_are(bus, [1]), 60, "the message behind the huge one")
+
+    (letter,) = await list_dead_letters(bus.sessions, "bustest")
+    assert letter.value == huge and letter.key == long_key[:200]
+    (published,) = await bus.read_topic(dead_letter_topic("bustest"), expected=1)
+    headers = {k: v.decode() for k, v in published.headers}
+    assert published.value == huge[:PREVIEW_BYTES] and published.key == long_key[:200].encode()
+    assert (headers[H_VALUE_TRUNCATED], headers[H_KEY_TRUNCATED]) == (str(len(huge)), "300")
+    await eventually(lambda: _unsent_is(bus, 0), 30, "the outbox to drain")
+    assert letter.id is not None
+    assert await replay_dead_letters(bus.sessions, "bustest", [letter.id]) == []
+    assert [d.id for d in await list_dead_letters(bus.sessions, "bustest")] == [letter.id]
+
+
+async def _effects_are(bus: BusHarness, seqs: list[int]) -> bool:
+    return [e[1] for e in await bus.effects()] == seqs
+
+
+async def _unsent_is(bus: BusHarness, n: int) -> bool:
+    return bool(await bus.scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == n)
