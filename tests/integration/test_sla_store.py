@@ -245,3 +245,17 @@ async def test_gauges_and_counters_follow_the_clocks(store: Store, sla: Sla) -> 
         "lienthong_sla_dossiers_finished_total", unit="H56.101", outcome="late", responsible_level="district"
     )
     assert finished == finished_before + 1
+
+
+async def test_a_handover_dated_after_a_withdrawal_leaves_no_open_step(store: Store, sla: Sla) -> None:
+    """Withdrawn at 08:59:44, before the step's handover at 09:00 (handovers fall on whole minutes): whichever
+    event sla reads first, no step clock stays open. Found by make chaos on PostgreSQL."""
+    code = "H56.101-260309-0200"
+    h = History(code=code).accepted(MON, vn(2026, 3, 12, 8)).planned(MON, COMMUNE, DISTRICT)
+    h.assigned(1, vn(2026, 3, 9, 9)).withdrawn(datetime(2026, 3, 9, 1, 59, 44, tzinfo=UTC))
+    await feed(store, sla, h, list(range(len(h.facts))))  # the assignment is read first and written open
+    async with store.units() as uow:
+        steps = (await uow.session.exec(select(StepClockRow).where(col(StepClockRow.dossier_code) == code))).all()
+        clock = await uow.session.get(DossierClockRow, code)
+    assert clock is not None and clock.state == "withdrawn"
+    assert [s.is_open for s in steps] == [], "the projection dropped the late attempt; so does the table"
