@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi import Body as RequestBody
-from pydantic import AwareDatetime, BaseModel, PlainValidator
+from pydantic import BaseModel, PlainValidator
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -38,6 +38,7 @@ from shared.web.auth import CurrentPrincipal, Principal
 from shared.web.cursor import decode_cursor, encode_cursor
 from shared.web.deps import SessionDep, UnitsDep
 from shared.web.idempotency import Idempotency, Outcome
+from shared.web.instants import Instant
 from shared.web.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["dossiers"])
@@ -223,8 +224,8 @@ async def list_dossiers(
     unit: Annotated[str | None, Query(max_length=40)] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=30)] = None,
-    received_from: Annotated[AwareDatetime | None, Query(alias="from", examples=["2026-11-01T00:00:00+07:00"])] = None,
-    received_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    received_from: Annotated[Instant | None, Query(alias="from", examples=["2026-11-01T00:00:00+07:00"])] = None,
+    received_to: Annotated[Instant | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DossierPage:

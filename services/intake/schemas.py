@@ -45,7 +45,13 @@ def personal_id(value: str) -> str:
     return value
 
 
-Phone = Annotated[str, Field(max_length=20, examples=["0912345678"]), AfterValidator(vietnamese_phone)]
+# The documented pattern is the canonical form; spaces, dots, dashes and brackets between digits are also taken.
+PHONE_PATTERN = r"^(\+?84|0)([35789]\d{8}|2\d{9})$"
+Phone = Annotated[
+    str,
+    Field(max_length=20, examples=["0912345678"], json_schema_extra={"pattern": PHONE_PATTERN}),
+    AfterValidator(vietnamese_phone),
+]
 PersonalId = Annotated[str, Field(examples=["001203004567"]), AfterValidator(personal_id)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=2000)]

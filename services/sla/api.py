@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +23,7 @@ from services.sla.schemas import (
 from services.sla.tables import DossierClockRow, FactRow, StepClockRow
 from shared.web.auth import require_any
 from shared.web.deps import SessionDep
+from shared.web.instants import Instant
 from shared.web.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["clocks"])
@@ -33,7 +33,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No clock for this dossier (never accepted, or not seen yet)"},
     422: {"description": "Invalid parameter"},
 }
-Instant = AwareDatetime  # an instant given without its UTC offset is refused (422), never guessed
 AsOf = Annotated[
     Instant | None,
     Query(description="The instant to compute the clock at (ISO 8601 with an offset); default now."),

@@ -11,7 +11,6 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.sla.api import Instant
 from services.sla.clock import DossierClock, project
 from services.sla.context import Sla, sla_of
 from services.sla.documents import Report, UnitFigures
@@ -22,6 +21,7 @@ from services.sla.report_export import report_csv, report_xlsx
 from services.sla.tables import DossierClockRow
 from shared.web.auth import CurrentPrincipal, Principal, require_any
 from shared.web.deps import SessionDep
+from shared.web.instants import Instant
 from shared.web.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["reports"])
