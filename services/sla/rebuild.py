@@ -1,26 +1,31 @@
 """Rebuilding sla's state from the event history: after its database is lost, or when a projection rule
 changed.
 
-    python -m services.sla.rebuild [--reset] [--batch N] [--dry-run]
+    python -m services.sla.rebuild [--reset] [--no-commit]
 
 Reads the topics sla's consumer reads (intake.dossier.v1, routing.step.v1) from their first offsets up to
-their ends as they stand when it starts, with a consumer of its own (partitions assigned, no group
-membership). The event types the consumer handles become facts and inbox rows, exactly as the consumer
-would record them; the others are skipped as the consumer skips them; a message the consumer would
-dead-letter is counted and left out. Each dossier is then projected once, from its whole history, and its
-clock, step and timer rows are written in bulk. Finally the consumer group of sla (``sla``) is given the
-end offsets, so the normal consumer resumes after the replayed history; anything it sees again (a
-redelivery) is already in the inbox and is skipped.
+where they end when it gets there, with a consumer of its own (partitions assigned, no group membership).
+The event types the consumer handles become facts and inbox rows, exactly as the consumer would record
+them; the others are skipped as the consumer skips them; a message the consumer would dead-letter is
+counted and left out. sla's own decisions (an apology, the one reset of the appointment), facts it
+recorded itself and published on sla.clock.v1, are read back from there (facts without inbox rows); the
+other clock events there are computed, not decided, and are skipped. Each dossier is then projected
+once, from its whole history, and its clock, step and timer rows are written in bulk. Finally sla's
+consumer group (``sla``) is given the offsets where the history ended, so the normal consumer resumes
+after it; anything it sees again (a redelivery) is already in the inbox and is skipped.
 
 Reading goes by partition number: a dossier's events have its code as their key, and both topics have the
-same number of partitions, so partition *p* of each holds every event of its dossiers; a group of
+same number of partitions, so partition *p* of each (sla.clock.v1 too) holds every event of its dossiers; a group of
 partitions is read to its end, its dossiers projected, and its memory freed. A dossier found in a later
 group (topics with different partition counts) is projected again from all its facts in the database.
 
 Not done here: the clock events the normal consumer would publish (clock.started, dossier.closed, …)
 went out when the history happened and are not published again; counters of the process (metrics) start
-from zero. sla must not run while it rebuilds (the offsets are committed for its group at the end, which
-the broker refuses while the group has members).
+from zero; the timers come back pending as the clock wants them now, including those whose instant has
+passed (the normal consumer on the same events gives the same), so the sweep fires those again unless
+they are marked fired (the timer events on sla.clock.v1 would tell which; not read yet). sla must not
+run while it rebuilds: the offsets are committed at the end by joining its group, which then waits for
+any other member to leave, and fails after ``COMMIT_WAIT_S``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from services.sla.rebuild_store import BulkStore
 from services.sla.settings import SlaSettings
 from shared.bus.kafka import KafkaSettings, ensure_topics
 from shared.db import create_engine
-from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP, replay_topic
+from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP, SLA_CLOCK, replay_topic
 
 log = logging.getLogger(__name__)
 CONSUMER = "sla"
@@ -73,7 +78,7 @@ class Rebuilder:
 
     async def run(self, *, commit_offsets: bool = True) -> RebuildStats:
         started = time.perf_counter()
-        topics = [*TOPICS, replay_topic(self._consumer)]
+        topics = [*TOPICS, SLA_CLOCK.name, replay_topic(self._consumer)]
         await ensure_topics(self._kafka, topics)
         await self._replay.start()
         consumer = AIOKafkaConsumer(
@@ -96,7 +101,7 @@ class Rebuilder:
             ]
             begin = await consumer.beginning_offsets(every)
             end = await consumer.end_offsets(every)
-            history = [tp for tp in every if self._kafka.logical(tp.topic) in TOPICS]
+            history = [tp for tp in every if self._kafka.logical(tp.topic) in (*TOPICS, SLA_CLOCK.name)]
             # An estimate for the progress line: the embedded broker's list-offsets answer lags a little;
             # where each partition ends is read from the fetch responses (their high watermark).
             self.stats.total_events = sum(end[tp] - begin[tp] for tp in history)
@@ -107,7 +112,8 @@ class Rebuilder:
             await self._replay.finish()
             if commit_offsets:
                 # After the database holds everything: the normal consumer resumes where the history ended.
-                await self._commit({tp: taken.get(tp, end[tp]) for tp in every})
+                mine = [tp for tp in every if self._kafka.logical(tp.topic) != SLA_CLOCK.name]
+                await self._commit({tp: taken.get(tp, end[tp]) for tp in mine})
         finally:
             await consumer.stop()
         self.stats.seconds = time.perf_counter() - started
@@ -158,7 +164,9 @@ class Rebuilder:
             for tp, messages in batch.items():
                 if messages:
                     taken[tp] = messages[-1].offset + 1
-            await self._replay.take(m.value for messages in batch.values() for m in messages)
+            for tp, messages in batch.items():
+                own = self._kafka.logical(tp.topic) == SLA_CLOCK.name
+                await self._replay.take((m.value for m in messages), own=own)
             for tp in list(left):
                 high = consumer.highwater(tp)
                 if high is not None and taken[tp] >= high:

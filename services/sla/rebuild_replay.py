@@ -13,18 +13,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union, cast
 
-from pydantic import Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.context import Sla
-from services.sla.facts import Fact
+from services.sla.facts import FACT_TYPES, Fact
 from services.sla.handlers import build_handlers
 from services.sla.projection import load_histories
 from services.sla.rebuild_rows import Row, Rows, dossier_rows
 from services.sla.rebuild_store import BulkStore
 from shared.bus.handlers import Handlers
+from shared.events.clock import AppointmentChange, AppointmentChanged
 from shared.events.envelope import Envelope
-from shared.events.registry import is_known
+from shared.events.registry import event_type, is_known
+from shared.events.topics import SLA_CLOCK
 
 log = logging.getLogger(__name__)
 HISTORY_BATCH = 100_000
@@ -45,6 +47,7 @@ class RebuildStats:
     steps: int = 0
     timers: int = 0
     reprojected: int = 0
+    decisions: int = 0
     total_events: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
@@ -123,6 +126,34 @@ class Decoder:
         return str(envelope.event_id), envelope.dossier_code, fact
 
 
+class _Kind(BaseModel):
+    type: str
+
+
+_KIND = TypeAdapter(_Kind)
+DECISIONS = frozenset(t for t in FACT_TYPES if event_type(t).topic is SLA_CLOCK)
+"""sla's own decisions kept as facts (an apology, the one reset of the appointment); they travel on sla's
+own topic, which its consumer does not read."""
+
+
+def decision(raw: bytes | None) -> Decoded | str:
+    """A message of sla's own topic: a decision it recorded as a fact, or ignored (the clock events)."""
+    try:
+        kind = _KIND.validate_json(raw or b"").type
+    except ValidationError:
+        return "ignored"
+    if kind not in DECISIONS:
+        return "ignored"
+    try:
+        envelope = Envelope.from_bytes(raw or b"")
+        payload = event_type(kind).payload.model_validate(envelope.payload)
+    except ValidationError:
+        return "poison"
+    if isinstance(payload, AppointmentChanged) and payload.change is not AppointmentChange.RESET:
+        return "ignored"  # the appointment moved by a resumption: computed, not decided
+    return str(envelope.event_id), envelope.dossier_code, Fact(kind, envelope.occurred_at.astimezone(UTC), payload)
+
+
 class Replay:
     """Takes the messages of one group of partitions after another (every event of a dossier within one
     group), and writes what sla's consumer would have written for them."""
@@ -151,11 +182,13 @@ class Replay:
     def progress(self) -> None:
         self._progress(self.stats)
 
-    async def take(self, values: Iterable[bytes | None]) -> None:
-        """A batch of messages' values, in partition order."""
+    async def take(self, values: Iterable[bytes | None], *, own: bool = False) -> None:
+        """A batch of messages' values, in partition order; ``own``: of sla's own topic (its decisions are
+        facts, without inbox rows: they were never consumed)."""
         mark = time.perf_counter()
         recorded_at = datetime.now(UTC)
-        histories, seen, facts, inbox = self._histories, self._seen, self._facts, self._inbox
+        histories, seen, facts = self._histories, self._seen, self._facts
+        inbox = None if own else self._inbox
         for raw in values:
             self._take(raw, histories, seen, facts, inbox, recorded_at)
         self.stats.add("decode", time.perf_counter() - mark)
@@ -202,11 +235,11 @@ class Replay:
         histories: dict[str, list[Fact]],
         seen: set[str],
         facts: list[Row],
-        inbox: list[Row],
+        inbox: list[Row] | None,
         recorded_at: datetime,
     ) -> None:
         self.stats.events += 1
-        taken = self._decoder.decode(raw)
+        taken = self._decoder.decode(raw) if inbox is not None else decision(raw)
         if isinstance(taken, str):
             if taken == "poison":
                 self.stats.poison += 1
@@ -225,7 +258,10 @@ class Replay:
         facts.append(
             (fact_id, code, event_id, fact.type, fact.occurred_at, recorded_at, fact.payload.model_dump_json())
         )
-        inbox.append((self._consumer, event_id, fact.type, recorded_at))
+        if inbox is not None:
+            inbox.append((self._consumer, event_id, fact.type, recorded_at))
+        else:
+            self.stats.decisions += 1
         self.stats.facts += 1
 
     async def _write_history(self) -> None:

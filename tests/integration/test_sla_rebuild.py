@@ -29,7 +29,9 @@ from shared.bus.kafka import KafkaSettings, ensure_topics
 from shared.bus.unit_of_work import UnitOfWorkFactory
 from shared.db import create_engine, migrate, session_maker
 from shared.events import new_envelope
+from shared.events.clock import ApologyRequired, AppointmentChange, AppointmentChanged
 from shared.events.step import StepAccepted
+from shared.events.topics import SLA_CLOCK
 from tests.support.bus import eventually
 from tests.support.infra import Broker
 from tests.support.sla_generated import FUTURE, Event, envelopes, histories
@@ -199,3 +201,57 @@ async def test_a_rebuild_gives_the_normal_consumers_tables_and_the_consumer_resu
     facts = await rows(rebuilt, FACTS)
     assert len(facts) == len(events) + 1
     assert sum(1 for f in facts if f["event_id"] == str(fresh.event_id)) == 1
+
+
+async def test_sla_s_own_decisions_come_back_from_its_topic_without_inbox_rows(
+    broker: Broker, namespace: str, database_url: str, sla: Sla
+) -> None:
+    """An apology and a reset of the appointment are facts sla recorded itself and published on
+    sla.clock.v1, which its consumer does not read: a rebuild after the database is lost takes them from
+    there (the other clock events on that topic are computed, not decided, and stay out)."""
+    settings = kafka(broker, namespace)
+    rng = random.Random(5)
+    h = next(iter(histories(1, 7, sla.calendar, FUTURE, 1)))
+    events = list(envelopes(h, rng, datetime.now(UTC)))
+    at = h.facts[2].occurred_at  # while the dossier is in progress
+    appointment = h.facts[0].payload.appointment_at  # type: ignore[attr-defined]
+    apology = new_envelope(
+        type="dossier.apology_required",
+        dossier_code=h.code,
+        producer="sla",
+        occurred_at=at,
+        payload=ApologyRequired(
+            appointment_at=appointment,
+            proposed_appointment_at=appointment,
+            responsible_unit_code="H56.10",
+            responsible_level="district",
+            reason="Quá hạn ở bước thẩm định",
+            receiving_unit_code="H56.101",
+            reset_allowed=True,
+        ),
+    )
+    resumed = new_envelope(
+        type="dossier.appointment_changed",
+        dossier_code=h.code,
+        producer="sla",
+        occurred_at=at,
+        payload=AppointmentChanged(
+            appointment_at=appointment, previous_appointment_at=appointment, change=AppointmentChange.RESUMED
+        ),
+    )
+    own = [Event(SLA_CLOCK.name, h.code.encode(), e.to_bytes(), e.type) for e in (apology, resumed)]
+    await ensure_topics(settings, [*TOPICS, SLA_CLOCK.name])
+    await publish(settings, events + own)
+    engine = await database(database_url.format(service="sla"))
+    try:
+        async with BulkStore(engine, CONSUMER) as store:
+            stats = await Rebuilder(store, settings, sla).run(commit_offsets=False)
+        assert (stats.facts, stats.decisions, stats.ignored) == (len(events) + 1, 1, 1)
+        facts = await rows(engine, FACTS)
+        assert [f["type"] for f in facts].count("dossier.apology_required") == 1
+        assert "dossier.appointment_changed" not in {f["type"] for f in facts}
+        assert len(await rows(engine, INBOX)) == len(events)
+        (clock,) = await rows(engine, CLOCK)
+        assert clock["apologies"] == 1
+    finally:
+        await engine.dispose()
