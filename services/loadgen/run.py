@@ -122,7 +122,7 @@ async def run_load(config: LoadConfig, offers: list[Offer], progress: Progress |
             progress.show(_line(time.monotonic() - started, config, lives, stats))
             progress.done()
     outcomes = [_outcome(lives[i], plans[i]) for i in sorted(lives)]
-    return _report(config, outcomes, stats, time.monotonic() - started)
+    return _report(config, outcomes, plans, stats, time.monotonic() - started)
 
 
 def _line(elapsed: float, config: LoadConfig, lives: dict[int, asyncio.Task[Outcome]], stats: Stats) -> str:
@@ -143,7 +143,9 @@ def _outcome(task: asyncio.Task[Outcome], plan: DossierPlan) -> Outcome:
     return task.result()
 
 
-def _report(config: LoadConfig, outcomes: list[Outcome], stats: Stats, elapsed: float) -> Report:
+def _report(
+    config: LoadConfig, outcomes: list[Outcome], plans: dict[int, DossierPlan], stats: Stats, elapsed: float
+) -> Report:
     by_fate: dict[str, dict[str, int]] = {f.value: {"expected": 0, "reached": 0} for f in Fate}
     for o in outcomes:
         by_fate[o.fate.value]["expected"] += 1
@@ -175,6 +177,10 @@ def _report(config: LoadConfig, outcomes: list[Outcome], stats: Stats, elapsed: 
                 "index": o.index,
                 "code": o.code,
                 "fate": o.fate.value,
+                "procedure": plans[o.index].offer.procedure_code,
+                "unit": plans[o.index].offer.unit_code,
+                "channel": plans[o.index].channel,
+                "result_delivery": plans[o.index].result_delivery,
                 "status": o.status,
                 "ok": o.ok,
                 "steps": o.steps,
