@@ -172,5 +172,9 @@ class BulkStore:
         if self.sqlite:
             await self._pragma("wal_checkpoint(TRUNCATE)")
         else:
+            # The facts came with their ids: the sequence moves past them, or sla's next fact collides.
+            await self.conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('sla_fact', 'id'), max(id)) FROM sla_fact HAVING count(*) > 0"
+            )
             await self.conn.exec_driver_sql("ANALYZE sla_fact, dossier_clock, step_clock, sla_timer, inbox")
             await self.conn.commit()

@@ -10,6 +10,7 @@ import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ from shared.events.clock import ApologyRequired, AppointmentChange, AppointmentC
 from shared.events.step import StepAccepted
 from shared.events.topics import SLA_CLOCK
 from tests.support.bus import eventually
-from tests.support.infra import Broker
+from tests.support.infra import Broker, fresh_database_url
 from tests.support.sla_generated import FUTURE, Event, envelopes, histories
 
 pytestmark = pytest.mark.integration
@@ -58,9 +59,10 @@ async def database(url: str) -> AsyncEngine:
 
 
 @pytest.fixture
-async def engines(database_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
-    consumed = await database(database_url.format(service="sla_consumed"))
-    rebuilt = await database(database_url.format(service="sla"))
+async def engines(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """Two fresh sla databases (SQLite files, or PostgreSQL databases): the consumer's and the rebuild's."""
+    consumed = await database(fresh_database_url(tmp_path / "consumed").format(service="sla"))
+    rebuilt = await database(fresh_database_url(tmp_path / "rebuilt").format(service="sla"))
     yield consumed, rebuilt
     await consumed.dispose()
     await rebuilt.dispose()
@@ -128,8 +130,6 @@ async def test_a_rebuild_gives_the_normal_consumers_tables_and_the_consumer_resu
     broker: Broker, namespace: str, engines: tuple[AsyncEngine, AsyncEngine], sla: Sla
 ) -> None:
     consumed, rebuilt = engines
-    if rebuilt.dialect.name != "sqlite":
-        pytest.skip("two sla databases side by side: SQLite files only for now")
     settings = kafka(broker, namespace)
     rng = random.Random(11)
     generated = list(histories(DOSSIERS, 20_270_301, sla.calendar, FUTURE, 15))
