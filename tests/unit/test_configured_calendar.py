@@ -25,9 +25,7 @@ def test_the_default_periods_are_the_provinces() -> None:
 
 
 def test_a_province_with_other_hours_and_cutoff() -> None:
-    calendar = ServiceSettings(working_periods="07:30-11:30,13:00-17:00", intake_cutoff="16:00").working_calendar(
-        None
-    )
+    calendar = ServiceSettings(working_periods="07:30-11:30,13:00-17:00", intake_cutoff="16:00").working_calendar(None)
     assert calendar.schedule.minutes == 480
     assert calendar.clock_start(vn(2026, 12, 3, 15, 30)) == vn(2026, 12, 3, 15, 30)
     assert calendar.clock_start(vn(2026, 12, 3, 16, 30)) == vn(2026, 12, 4, 7, 30)
