@@ -73,6 +73,7 @@ class ApplicantIn(BaseModel):
         description="Channels the applicant agrees to be told on (SMS, Zalo, email), in the order they prefer. "
         "Left out: every channel they have an address for. An empty list: no messages.",
         examples=[["zalo", "email"]],
+        json_schema_extra={"uniqueItems": True},
     )
 
     @field_validator("notification_channels")
