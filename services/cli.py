@@ -243,6 +243,12 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sla_rebuild(args: argparse.Namespace) -> int:
+    from services.sla.rebuild import main as rebuild
+
+    return rebuild([*(["--reset"] if args.reset else []), *(["--no-commit"] if args.no_commit else [])])
+
+
 def _load(args: argparse.Namespace) -> int:
     from services.loadgen.run import command
 
@@ -328,6 +334,16 @@ def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("url")
     p.add_argument("--timeout", type=float, default=60)
     p.set_defaults(func=_wait)
+
+    p = sub.add_parser(
+        "sla-rebuild",
+        help="rebuild sla's state from the event history on the broker (stop sla first)",
+        description="Facts, clocks, steps and timers from intake's and routing's topics, then sla's consumer group "
+        "set to the end of that history. Settings from the LIENTHONG_* environment, as sla's own.",
+    )
+    p.add_argument("--reset", action="store_true", help="empty sla's facts, clocks, timers and inbox first")
+    p.add_argument("--no-commit", action="store_true", help="leave sla's group offsets as they are (a trial run)")
+    p.set_defaults(func=_sla_rebuild)
 
     p = sub.add_parser(
         "load",
