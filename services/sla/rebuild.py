@@ -44,7 +44,7 @@ from services.sla.context import Sla
 from services.sla.rebuild_replay import Progress, RebuildStats, Replay
 from services.sla.rebuild_store import BulkStore
 from services.sla.settings import SlaSettings
-from shared.bus.kafka import KafkaSettings, ensure_topics
+from shared.bus.kafka import KafkaSettings, ensure_topics, partitions_for
 from shared.db import create_engine
 from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP, SLA_CLOCK, replay_topic
 
@@ -94,10 +94,12 @@ class Rebuilder:
         await consumer.start()
         try:
             await consumer.topics()  # metadata of every topic
+            # Apache Kafka answers a consumer with no subscription no partition metadata; the topics were made
+            # with the project's partition counts (ensure_topics), which then stand in.
             every = [
                 TopicPartition(self._kafka.physical(t), p)
                 for t in topics
-                for p in sorted(consumer.partitions_for_topic(self._kafka.physical(t)) or ())
+                for p in sorted(consumer.partitions_for_topic(self._kafka.physical(t)) or range(partitions_for(t)))
             ]
             begin = await consumer.beginning_offsets(every)
             end = await consumer.end_offsets(every)
