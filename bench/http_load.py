@@ -39,16 +39,15 @@ def build_request(host: str, port: int, path: str, body: bytes, headers: dict[st
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 answer on a keep-alive connection: its status and body (by Content-Length)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
-    if length:
-        await reader.readexactly(length)
-    return status
+    return status, (await reader.readexactly(length)) if length else b""
 
 
 async def run_load(
@@ -77,7 +76,7 @@ async def run_load(
                 counter += 1
                 writer.write(request_for(counter))
                 sent = time.perf_counter()
-                status = await _read_response(reader)
+                status, _ = await read_response(reader)
                 elapsed = (time.perf_counter() - sent) * 1000
                 if now >= measure_from:
                     if status == ok_status:
@@ -106,16 +105,6 @@ class Post:
     code: str | None
 
 
-async def _read_body(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    return status, (await reader.readexactly(length)) if length else b""
-
-
 async def paced_posts(
     host: str, port: int, request_for: Callable[[int], bytes], rate: float, duration_s: float, connections: int = 64
 ) -> list[Post]:
@@ -139,7 +128,7 @@ async def paced_posts(
                     await asyncio.sleep(delay)
                 sent_at = time.time()
                 writer.write(request_for(i))
-                status, body = await _read_body(reader)
+                status, body = await read_response(reader)
                 code = json.loads(body).get("code") if status == 201 else None
                 posts.append(Post(sent_at, status, code))
         finally:

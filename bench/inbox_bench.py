@@ -38,7 +38,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel.sql.expression import Select
 
-from bench.http_load import run_load
+from bench.figures import figure
+from bench.http_load import read_response, run_load
 from services.devstack import DEFAULT_PORTS, DevStack, StackConfig, free_port
 from services.routing.inbox_api import inbox_query as routing_inbox_query
 from services.routing.main import MIGRATIONS
@@ -434,16 +435,6 @@ def get_request(port: int, path: str, key: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    return status, await reader.readexactly(length) if length else b""
-
-
 class Client:
     """One keep-alive connection, one request at a time."""
 
@@ -561,10 +552,6 @@ def measure(case: Case, port: int, key: str, args: argparse.Namespace) -> dict[s
 
 
 # ---- the run -----------------------------------------------------------------------------------------
-
-
-def figure(name: str, value: float, unit: str, floor: float | None, floor_met: bool | None, **extra: Any) -> Any:
-    return {"name": name, "value": round(value, 2), "unit": unit, "floor": floor, "floor_met": floor_met, **extra}
 
 
 def pick(units: list[Unit]) -> dict[str, Unit]:

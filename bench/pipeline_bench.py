@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sqlite3
 import statistics
 import sys
@@ -32,8 +31,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.figures import figure, save_figures
 from bench.http_load import build_request, paced_posts
-from bench.intake_bench import BODY, figure
+from bench.intake_bench import BODY
 from services.devstack import DevStack, StackConfig, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +52,19 @@ def memory_mb(pid: int, field_name: str) -> float:
 
 def service_memory(stack: DevStack, field_name: str) -> dict[str, float]:
     return {name: round(memory_mb(stack.procs[name].pid, field_name), 1) for name in SERVICES}
+
+
+def idle_memory(stack: DevStack, timeout: float = 60) -> dict[str, float]:
+    """Each service's VmRSS once start-up is over: two readings a second apart within 0.5 MB of each other."""
+    deadline = time.monotonic() + timeout
+    last = service_memory(stack, "VmRSS")
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = service_memory(stack, "VmRSS")
+        if all(abs(now[n] - last[n]) < 0.5 for n in SERVICES):
+            return now
+        last = now
+    raise TimeoutError(f"memory still moving after {timeout:.0f}s: {last}")
 
 
 # ---- raw aiokafka -------------------------------------------------------------------------------------
@@ -197,8 +210,7 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     try:
         stack.start()
-        time.sleep(5)
-        idle = service_memory(stack, "VmRSS")
+        idle = idle_memory(stack)
         print(f"idle memory (MB): {idle}", file=sys.stderr)
         raw = asyncio.run(raw_kafka(config.bootstrap, args.raw_messages))
         print(
@@ -236,14 +248,7 @@ def main() -> int:
     ]
     figures += [figure(f"rss_idle_{n}_mb", v, "MB", IDLE_MB, v <= IDLE_MB) for n, v in idle.items()]
     figures += [figure(f"rss_loaded_{n}_mb", v, "MB", LOADED_MB, v <= LOADED_MB) for n, v in loaded.items()]
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    print(f"\n{'figure':<34} {'value':>10}  {'unit':<11} {'floor':>7}  met")
-    for f in figures:
-        floor = "" if f["floor"] is None else f"{f['floor']:g}"
-        met = "" if f["floor_met"] is None else ("yes" if f["floor_met"] else "NO")
-        print(f"{f['name']:<34} {f['value']:>10.4g}  {f['unit']:<11} {floor:>7}  {met}")
-    print(f"written to {OUTPUT.relative_to(ROOT)}")
+    save_figures(figures, OUTPUT)
     return 0
 
 

@@ -47,7 +47,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 
-from bench.inbox_bench import create_database, drop_database, figure, say
+from bench.figures import figure, save_figures
+from bench.inbox_bench import create_database, drop_database, say
 from services.sla.context import Sla
 from services.sla.main import MIGRATIONS
 from services.sla.rebuild import CONSUMER, TOPICS, Rebuilder
@@ -388,15 +389,7 @@ def main() -> int:
         kind, figures, report = run(args, Path(tmp))
     if report:
         print(report)
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    target = OUTPUT_DIR / f"sla-rebuild-{kind}.json"
-    target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{'figure':<62} {'value':>12}  {'unit':<11} {'floor':>5}  met")
-    for f in figures:
-        floor = "" if f["floor"] is None else f"{f['floor']:g}"
-        met = "" if f["floor_met"] is None else ("yes" if f["floor_met"] else "NO")
-        print(f"{f['name']:<62} {f['value']:>12,.1f}  {f['unit']:<11} {floor:>5}  {met}")
-    print(f"written to {target.relative_to(ROOT)} ({time.perf_counter() - started:.0f} s in all)")
+    save_figures(figures, OUTPUT_DIR / f"sla-rebuild-{kind}.json", f" ({time.perf_counter() - started:.0f} s in all)")
     return 0
 
 

@@ -44,7 +44,8 @@ from sqlalchemy import bindparam, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.inbox_bench import create_database, drop_database, figure, say, sqlite_stamp
+from bench.figures import figure
+from bench.inbox_bench import create_database, drop_database, say, sqlite_stamp
 from services.sla.context import Sla
 from services.sla.handlers import build_handlers
 from services.sla.main import MIGRATIONS

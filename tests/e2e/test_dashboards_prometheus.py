@@ -196,13 +196,7 @@ def test_every_dashboard_variable_offers_values(prometheus: Prometheus, morning:
 
 
 def test_the_numbers_are_the_mornings(prometheus: Prometheus, morning: dict[str, str]) -> None:
-    def by(expr: str, label: str) -> dict[str, float]:
-        return {
-            key.split(f"{label}=")[1].split(",")[0]: value
-            for key, value in prometheus.values(expr).items()
-            if f"{label}=" in key
-        }
-
+    by = prometheus.by
     received = 'sum by (channel) (lienthong_intake_dossiers_total{status="accepted"})'
     # The back-dated filings are left out of "received": they were received two weeks ago.
     wait_until(lambda: by(received, "channel") == {"in_person": 1, "online": 1, "postal": 1}, 60, "received")
@@ -213,7 +207,9 @@ def test_the_numbers_are_the_mornings(prometheus: Prometheus, morning: dict[str,
     assert late == {"commune": 1}, late
     assert finished(prometheus, "on_time") == 2
     unacknowledged = wait_until(
-        lambda: by("sum by (unit) (lienthong_sla_handovers_unacknowledged_total)", "unit"), 60, "unacknowledged"
+        lambda: by("sum by (unit) (lienthong_sla_handovers_unacknowledged_total)", "unit"),
+        60,
+        "unacknowledged",
     )
     assert set(unacknowledged) == {"H56.VPDK.01"} and unacknowledged["H56.VPDK.01"] >= 1, unacknowledged
     overdue = by("sum by (unit) (lienthong:sla_steps_overdue:max)", "unit")

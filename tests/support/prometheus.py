@@ -62,6 +62,15 @@ class Prometheus:
                 found[",".join(f"{k}={v}" for k, v in sorted(series["metric"].items()))] = value
         return found
 
+    def by(self, expr: str, label: str) -> dict[str, float]:
+        """Each series' finite value keyed by one of its labels."""
+        found: dict[str, float] = {}
+        for series in self.query(expr):
+            value = float(series["value"][1])
+            if math.isfinite(value) and label in series["metric"]:
+                found[series["metric"][label]] = value
+        return found
+
     def label_values(self, metric: str, label: str) -> list[str]:
         response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params={"match[]": metric}, timeout=30)
         values: list[str] = response.json()["data"]

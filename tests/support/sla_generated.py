@@ -20,7 +20,6 @@ from datetime import datetime
 from shared.calendar import WorkingCalendar
 from shared.events.dossier import ResultDelivery, ResultReturned
 from shared.events.registry import event_type
-from shared.events.step import PlannedStep, RoutePlanned
 from tests.support.sla_history import History, PlanStep, vn
 
 UNITS = (
@@ -45,29 +44,8 @@ class Event:
 class _Seeded(History):
     rng: random.Random = random.Random(0)
 
-    def planned(self, at: datetime, *steps: PlanStep) -> History:
-        self.plan = list(steps)
-        self.step_ids = [uuid.UUID(int=self.rng.getrandbits(128), version=4) for _ in steps]
-        return self.add(
-            "route.planned",
-            at,
-            RoutePlanned(
-                procedure_code="1.000001.000.00.00.H56",
-                steps=[
-                    PlannedStep(
-                        step_id=self.step_ids[i],
-                        seq=i + 1,
-                        unit_code=s.unit_code,
-                        key=f"s{i + 1}",
-                        name=s.name,
-                        unit_level=s.level,
-                        budget_minutes=s.budget_minutes,
-                        counts=s.counts,
-                    )
-                    for i, s in enumerate(steps)
-                ],
-            ),
-        )
+    def new_step_id(self) -> uuid.UUID:
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
 
 
 def code_of(n: int, start: datetime) -> str:

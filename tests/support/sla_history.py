@@ -91,7 +91,7 @@ class History:
 
     def planned(self, at: datetime, *steps: PlanStep) -> History:
         self.plan = list(steps)
-        self.step_ids = [uuid.uuid4() for _ in steps]
+        self.step_ids = [self.new_step_id() for _ in steps]
         return self.add(
             "route.planned",
             at,
@@ -112,6 +112,9 @@ class History:
                 ],
             ),
         )
+
+    def new_step_id(self) -> uuid.UUID:
+        return uuid.uuid4()
 
     def _ref(self, seq: int) -> dict[str, object]:
         s = self.plan[seq - 1]
