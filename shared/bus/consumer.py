@@ -22,8 +22,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import IntegrityError
 
 from shared.bus import metrics
 from shared.bus.deadletters import DeadLetterWriter, FailedMessage
@@ -37,6 +36,7 @@ from shared.events.registry import is_known
 from shared.events.topics import replay_topic
 from shared.failpoints import failpoint
 from shared.observability import DOSSIER_ATTRIBUTE
+from shared.outages import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +78,6 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "message"
     return f"{where}: {err['msg']} ({exc.error_count()} error(s))"
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Errors that say the database or network is away, not that this message is bad."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, PoolTimeoutError | ConnectionError | OSError):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, DBAPIError) and any(
-        s in text for s in ("connection refused", "could not connect", "connection is closed", "database is locked")
-    )
 
 
 class ConsumerRunner:
@@ -139,6 +127,14 @@ class ConsumerRunner:
                 failures += 1
                 delay = min(10.0, 0.5 * 2 ** min(failures, 5))
                 log.warning("consumer %s: broker unavailable (%r); retrying in %.1fs", self.name, exc, delay)
+                await self._sleep(delay)
+            except Exception as exc:
+                # Whatever it was, a consumer that stops consuming while its service answers HTTP is the worst
+                # outcome: the offsets are not committed past the failed message, so rejoin and go on from there.
+                failures += 1
+                delay = min(10.0, 0.5 * 2 ** min(failures, 5))
+                metrics.CONSUMER_RESTARTS.labels(self.name, type(exc).__name__).inc()
+                log.error("consumer %s: stopped by %r; rejoining in %.1fs", self.name, exc, delay, exc_info=exc)
                 await self._sleep(delay)
 
     async def _consume(self) -> None:

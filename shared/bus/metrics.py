@@ -38,3 +38,8 @@ HANDLER_DURATION = Histogram(
     ["consumer", "event_type"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+CONSUMER_RESTARTS = Counter(
+    "lienthong_consumer_restarts_total",
+    "Times a consumer left its group after an unexpected error and joined again.",
+    ["consumer", "error"],
+)
