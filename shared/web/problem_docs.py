@@ -44,6 +44,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """Answered for load balancers and Prometheus in their own formats, not as problem documents."""
+UNAVAILABLE = "The database is unavailable for a moment (nothing was changed): retry after `Retry-After` seconds."
 _REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
@@ -98,6 +99,7 @@ def problems_in_openapi(schema: dict[str, Any], routes: list[Any] | None = None)
         for operation in path_item.values():
             if not isinstance(operation, dict):
                 continue
+            operation.setdefault("responses", {}).setdefault("503", {"description": UNAVAILABLE})
             for status, response in operation.get("responses", {}).items():
                 if not _is_error(str(status)):
                     continue

@@ -14,12 +14,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
+from shared.outages import is_outage
 from shared.web.problem_docs import document_problems
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://lienthong.gov.vn/problems/"
+OUTAGE_RETRY_AFTER_S = 2
 
 
 class Problem(Exception):
@@ -142,6 +144,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+        if is_outage(exc):
+            log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+            return problem_response(
+                request,
+                503,
+                "Service unavailable",
+                "The service's database is unavailable for a moment; nothing was changed. Retry shortly.",
+                headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+            )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(request, 500, "Internal error", "The error was logged; please retry later.")
 
