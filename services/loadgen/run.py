@@ -90,12 +90,14 @@ async def run_load(config: LoadConfig, offers: list[Offer], progress: Progress |
     schedule = arrivals(config.seed, config.rate, config.duration_s)
     lives: dict[int, asyncio.Task[Outcome]] = {}
     plans: dict[int, DossierPlan] = {}
+    beings: dict[int, Life] = {}
     gate = asyncio.Semaphore(config.max_in_flight)
     started = time.monotonic()
 
     async def live(plan: DossierPlan) -> Outcome:
         async with gate:
-            return await Life(api, plan, config.run_id).run()
+            beings[plan.index] = Life(api, plan, config.run_id)
+            return await beings[plan.index].run()
 
     async def report_progress() -> None:
         while progress is not None:
@@ -121,7 +123,7 @@ async def run_load(config: LoadConfig, offers: list[Offer], progress: Progress |
         if progress is not None:
             progress.show(_line(time.monotonic() - started, config, lives, stats))
             progress.done()
-    outcomes = [_outcome(lives[i], plans[i]) for i in sorted(lives)]
+    outcomes = [_outcome(lives[i], plans[i], beings.get(i)) for i in sorted(lives)]
     return _report(config, outcomes, plans, stats, time.monotonic() - started)
 
 
@@ -137,9 +139,12 @@ def _line(elapsed: float, config: LoadConfig, lives: dict[int, asyncio.Task[Outc
     )
 
 
-def _outcome(task: asyncio.Task[Outcome], plan: DossierPlan) -> Outcome:
+def _outcome(task: asyncio.Task[Outcome], plan: DossierPlan, life: Life | None) -> Outcome:
     if task.cancelled():
-        return Outcome(plan.index, plan.fate, error="unfinished: still in progress when the run ended")
+        # Keep what the life got to (its code, the last status read): the checks afterwards need the code.
+        outcome = life.outcome if life is not None else Outcome(plan.index, plan.fate)
+        outcome.error = f"unfinished: still in progress when the run ended (last seen {outcome.status or 'unfiled'})"
+        return outcome
     return task.result()
 
 

@@ -28,7 +28,7 @@ from services.loadgen.mix import Mix
 from services.loadgen.province import offers as catalogue_offers
 from services.loadgen.run import LoadConfig, Progress, Report, run_load, summary
 from shared.catalog import default_catalog_dir, load_catalog
-from tests.support.chaos import SERVICES, quiet, verify
+from tests.support.chaos import SERVICES, consumer_lag, log_digest, quiet, verify
 from tests.support.infra import ROOT, Broker
 from tests.support.notify_api import sandbox_post
 from tests.support.stacks import running_stack
@@ -133,14 +133,21 @@ def test_faults_under_load_cost_nothing(stack: DevStack, broker: Broker) -> None
     print(summary(report), flush=True)
 
     def settled() -> bool:
-        left = quiet(stack)
+        left = {**quiet(stack), **{f"lag {k}": v for k, v in consumer_lag(stack).items()}}
         say(f"waiting for the work in hand: {left}")
         return not any(left.values())
 
-    wait_until(settled, 300, "outboxes and notifications to drain", every=5)
+    try:
+        wait_until(settled, 300, "outboxes, notifications and consumer lag to drain", every=5)
+    except AssertionError as exc:
+        say(f"PROBLEM: {exc}")  # the findings below say what is left
     findings = verify(stack, report)
     for fact in findings.facts:
         say(f"ok: {fact}")
     for problem in findings.problems:
         say(f"PROBLEM: {problem}")
+    if findings.problems:
+        for service, lines in log_digest(stack).items():
+            for line in lines:
+                say(f"log {service}: {line}")
     assert not findings.problems, findings.problems

@@ -3,9 +3,14 @@ operators say, compared with what the load generator planned and saw. Exact coun
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.devstack import DevStack
 from services.loadgen.run import Report
@@ -13,6 +18,7 @@ from services.notify.handlers import RECEIVED as NOTIFY_RECEIVED
 from services.notify.handlers import RESULT_READY as NOTIFY_RESULT_READY
 from services.notify.postal import CITIZEN_TEMPLATE
 from shared.events.delivery import PostalKind
+from shared.events.topics import INTAKE_DOSSIER, NOTIFY_DELIVERY, ROUTING_STEP, SLA_CLOCK, TOPICS
 from tests.support.notify_api import sandbox_get
 from tests.support.stacks import db_rows
 
@@ -22,6 +28,12 @@ RECEIVED = {channel.value: template for channel, template in NOTIFY_RECEIVED.ite
 RESULT_READY = {
     **{delivery.value: template for delivery, template in NOTIFY_RESULT_READY.items()},
     "postal": CITIZEN_TEMPLATE[PostalKind.DELIVERY],
+}
+CONSUMES = {
+    "intake": (ROUTING_STEP.name, SLA_CLOCK.name, NOTIFY_DELIVERY.name),
+    "routing": (INTAKE_DOSSIER.name,),
+    "sla": (INTAKE_DOSSIER.name, ROUTING_STEP.name),
+    "notify": (INTAKE_DOSSIER.name, ROUTING_STEP.name, SLA_CLOCK.name),
 }
 OPEN_NOTIFICATIONS = ("created", "sending", "temporary-failure")
 SENT = ("sent", "delivered")
@@ -65,6 +77,54 @@ def quiet(stack: DevStack) -> dict[str, int]:
         scalar(stack, "notify", f"SELECT count(*) FROM notification WHERE status IN ({placeholders})")
     )
     return left
+
+
+def consumer_lag(stack: DevStack) -> dict[str, int]:
+    """Messages each service's consumer group has not committed yet, read from the broker itself (a consumer
+    that died inside a live process reports no lag of its own)."""
+    return asyncio.run(_consumer_lag(stack.config.bootstrap, stack.config.kafka_namespace))
+
+
+async def _consumer_lag(bootstrap: str, namespace: str) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20_000)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=20_000)
+    await admin.start()
+    await reader.start()
+    try:
+        lag: dict[str, int] = {}
+        for service, topics in CONSUMES.items():
+            partitions = [TopicPartition(f"{namespace}{t}", p) for t in topics for p in range(TOPICS[t].partitions)]
+            ends = await reader.end_offsets(partitions)
+            committed = await admin.list_consumer_group_offsets(f"{namespace}{service}", partitions=partitions)
+            lag[service] = sum(
+                max(0, ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
+                for tp in partitions
+            )
+        return lag
+    finally:
+        await reader.stop()
+        await admin.close()
+
+
+def log_digest(stack: DevStack, *, most: int = 8) -> dict[str, list[str]]:
+    """The commonest warnings and errors the platform's own code logged, per service (for a failed run)."""
+    digest: dict[str, list[str]] = {}
+    for service in SERVICES:
+        path = stack.config.var_dir / "log" / f"{service}.log"
+        if not path.exists():
+            continue
+        seen: Counter[str] = Counter()
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("level") in ("WARNING", "ERROR", "CRITICAL") and not record.get("logger", "").startswith(
+                "aiokafka"
+            ):
+                seen[f"{record.get('level')} {record.get('logger')}: {str(record.get('msg'))[:160]}"] += 1
+        digest[service] = [f"{n}× {what}" for what, n in seen.most_common(most)]
+    return digest
 
 
 def verify(stack: DevStack, report: Report) -> Findings:
@@ -123,6 +183,8 @@ def verify(stack: DevStack, report: Report) -> Findings:
 
     left = quiet(stack)
     f.check(not any(left.values()), "every outbox is empty and no notification is left to send", f"work left: {left}")
+    lag = consumer_lag(stack)
+    f.check(not any(lag.values()), "every consumer group has committed every message", f"consumer lag: {lag}")
     letters = {s: int(scalar(stack, s, "SELECT count(*) FROM dead_letter")) for s in SERVICES}
     f.check(not any(letters.values()), "no dead letter anywhere", f"dead letters: {letters}")
 
