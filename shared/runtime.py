@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from shared.bus.batch import RunLimits
 from shared.bus.consumer import ConsumerRunner, RetryPolicy
 from shared.bus.deadletters import refresh_pending_gauge
 from shared.bus.handlers import Handlers
@@ -91,6 +92,7 @@ class Runtime:
                 units=self.units,
                 kafka=self.kafka,
                 policy=RetryPolicy(s.consumer_max_attempts, s.consumer_backoff_initial_s, s.consumer_backoff_max_s),
+                run_limits=RunLimits(s.consumer_run_max_messages, s.consumer_run_max_ms / 1000),
             )
         self.state: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []

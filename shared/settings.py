@@ -54,6 +54,12 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_backoff_initial_s: float = Field(default=0.2, gt=0, le=60)
     consumer_backoff_max_s: float = Field(default=30.0, gt=0, le=3600)
+    consumer_run_max_messages: int = Field(
+        default=64, ge=1, le=1000, description="Messages applied in one transaction (1: a transaction each)."
+    )
+    consumer_run_max_ms: int = Field(
+        default=250, ge=1, le=10_000, description="Time one transaction of the consumer may hold (SQLite's write lock)."
+    )
     trace_exporter: TraceExporter = TraceExporter.NONE
     otlp_endpoint: str = "http://127.0.0.1:4318"
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +21,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from shared.bus import metrics
+from shared.bus.batch import RESULT_ATTRIBUTE, RunLimits, Work, apply_run
 from shared.bus.deadletters import DeadLetterWriter, FailedMessage
-from shared.bus.handlers import Handlers, PermanentError, Registration
+from shared.bus.handlers import Handlers, PermanentError
 from shared.bus.kafka import KafkaSettings, ensure_topics
 from shared.bus.tables import InboxRecord
 from shared.bus.tracing import context_from_headers, tracer
@@ -91,6 +93,7 @@ class ConsumerRunner:
         kafka: KafkaSettings,
         policy: RetryPolicy | None = None,
         batch_size: int = 200,
+        run_limits: RunLimits | None = None,
     ) -> None:
         self.name = name
         self.topics = [*topics, replay_topic(name)]
@@ -101,6 +104,7 @@ class ConsumerRunner:
         self._kafka = kafka
         self._policy = policy or RetryPolicy()
         self._batch_size = batch_size
+        self._limits = run_limits or RunLimits()
         self._dead_letters = DeadLetterWriter(name, units)
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
@@ -159,13 +163,12 @@ class ConsumerRunner:
             while not self._stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
                 async with self._lock:
-                    for tp, messages in batch.items():
-                        for message in messages:
-                            if self._stopping.is_set():
-                                break
-                            await self.process(message)
-                            self._pending[tp] = message.offset + 1
-                            self._positions[tp] = message.offset + 1
+                    if not self._stopping.is_set():
+                        # Partition after partition: each partition's messages stay in their order.
+                        await self.process_many([m for messages in batch.values() for m in messages])
+                        for tp, messages in batch.items():
+                            if messages:
+                                self._pending[tp] = self._positions[tp] = messages[-1].offset + 1
                     await self._commit()
                 self._update_lag(consumer)
         finally:
@@ -216,87 +219,116 @@ class ConsumerRunner:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     # ---- one message -----------------------------------------------------------------------------
-    async def process(self, message: Any) -> str:
-        """Process one Kafka record; returns what happened (handled, duplicate, ignored, dead-lettered)."""
-        topic = self._kafka.logical(message.topic)
-        metrics.EVENTS_CONSUMED.labels(self.name, topic).inc()
-        failed = FailedMessage.from_record(message, topic)
-        try:
-            envelope = decode(message.value)
-            registration = self._registration(envelope)
-            if registration is None:
+    async def process_many(self, messages: Sequence[Any]) -> None:
+        """Process Kafka records in order: runs of good messages a transaction each, the rest one by one."""
+        run: list[Work] = []
+        for message in messages:
+            topic = self._kafka.logical(message.topic)
+            metrics.EVENTS_CONSUMED.labels(self.name, topic).inc()
+            failed = FailedMessage.from_record(message, topic)
+            try:
+                work = self._work(failed, message.value)
+            except PoisonMessage as exc:
+                await self._apply_runs(run)
+                run = []
+                self._count_failure(topic, exc)
+                await self._dead_letter(failed, exc, attempts=1)
+                continue
+            if work is None:
                 metrics.EVENTS_PROCESSED.labels(self.name, topic, "ignored").inc()
-                return "ignored"
-            payload = self._payload(registration, envelope)
-        except PoisonMessage as exc:
-            self._count_failure(topic, exc)
-            await self._dead_letter(failed, exc, attempts=1)
-            return "dead-lettered"
-        return await self._process_with_retries(failed, envelope, registration, payload)
+                continue
+            run.append(work)
+        await self._apply_runs(run)
 
-    def _registration(self, envelope: Envelope) -> Registration | None:
+    async def process(self, message: Any) -> None:
+        await self.process_many([message])
+
+    def _work(self, failed: FailedMessage, value: bytes | None) -> Work | None:
+        """The message decoded with its handler; None for a known type this consumer does not handle."""
+        envelope = decode(value)
         registration = self.handlers.get(envelope.type)
-        if registration is None and not is_known(envelope.type):
-            raise PoisonMessage(f"unknown event type {envelope.type!r}")
-        return registration
-
-    @staticmethod
-    def _payload(registration: Registration, envelope: Envelope) -> Any:
+        if registration is None:
+            if not is_known(envelope.type):
+                raise PoisonMessage(f"unknown event type {envelope.type!r}")
+            return None
         try:
-            return registration.payload.model_validate(envelope.payload)
+            payload = registration.payload.model_validate(envelope.payload)
         except ValidationError as exc:
             raise PoisonMessage(f"invalid {envelope.type} payload: {_first_error(exc)}") from exc
+        return Work(failed, envelope, registration, payload)
 
-    async def _process_with_retries(
-        self, failed: FailedMessage, envelope: Envelope, registration: Registration, payload: Any
-    ) -> str:
+    async def _apply_runs(self, works: Sequence[Work]) -> None:
+        i = 0
+        while i < len(works):
+            stopped_by: Work | None = works[i]
+            error: Exception | None = None
+            if self._limits.max_messages > 1 and len(works) - i > 1:
+                outcome = await apply_run(self.name, self._units, works[i:], self._traced, self._limits)
+                i += outcome.applied
+                stopped_by, error = outcome.stopped_by, outcome.error
+            if stopped_by is not None:
+                await self._process_with_retries(stopped_by, first_error=error)
+                i += 1
+
+    async def _process_with_retries(self, work: Work, *, first_error: Exception | None = None) -> str:
+        """Apply one message, retrying; ``first_error`` is its handler's failure inside a run (attempt 1)."""
+        failed, envelope = work.failed, work.envelope
         attempt = 0
         outages = 0
+        error = first_error
         while True:
             attempt += 1
-            try:
-                result = await self._apply(envelope, registration, payload, failed.headers)
-            except PermanentError as exc:
-                self._count_failure(failed.topic, exc)
-                await self._dead_letter(failed, exc, attempts=attempt, envelope=envelope)
+            if error is None:
+                try:
+                    with self._traced(work) as span:
+                        result = await self._apply_once(work)
+                        span.set_attribute(RESULT_ATTRIBUTE, result)
+                    metrics.EVENTS_PROCESSED.labels(self.name, failed.topic, result).inc()
+                    return result
+                except Exception as exc:
+                    error = exc
+            self._count_failure(failed.topic, error)
+            if isinstance(error, PermanentError):
+                await self._dead_letter(failed, error, attempts=attempt, envelope=envelope)
                 return "dead-lettered"
-            except Exception as exc:
-                self._count_failure(failed.topic, exc)
-                if is_outage(exc) and not self._stopping.is_set():
-                    outages += 1
-                    attempt -= 1
-                    delay = self._policy.delay(min(outages, 10))
-                    log.warning(
-                        "consumer %s: outage while handling %s (%r); retrying in %.1fs",
-                        self.name,
-                        envelope.type,
-                        exc,
-                        delay,
-                    )
-                    await self._sleep(delay)
-                    continue
-                if attempt >= self._policy.max_attempts:
-                    log.exception("consumer %s: %s failed %d times; dead-lettering", self.name, envelope.type, attempt)
-                    await self._dead_letter(failed, exc, attempts=attempt, envelope=envelope)
-                    return "dead-lettered"
+            if is_outage(error) and not self._stopping.is_set():
+                outages += 1
+                attempt -= 1
+                delay = self._policy.delay(min(outages, 10))
+                log.warning(
+                    "consumer %s: outage while handling %s (%r); retrying in %.1fs",
+                    self.name,
+                    envelope.type,
+                    error,
+                    delay,
+                )
+            elif attempt >= self._policy.max_attempts:
+                log.error(
+                    "consumer %s: %s failed %d times; dead-lettering",
+                    self.name,
+                    envelope.type,
+                    attempt,
+                    exc_info=error,
+                )
+                await self._dead_letter(failed, error, attempts=attempt, envelope=envelope)
+                return "dead-lettered"
+            else:
                 delay = self._policy.delay(attempt)
                 log.warning(
                     "consumer %s: %s failed (attempt %d, %r); retrying in %.2fs",
                     self.name,
                     envelope.type,
                     attempt,
-                    exc,
+                    error,
                     delay,
                 )
-                await self._sleep(delay)
-                continue
-            metrics.EVENTS_PROCESSED.labels(self.name, failed.topic, result).inc()
-            return result
+            error = None
+            await self._sleep(delay)
 
-    async def _apply(
-        self, envelope: Envelope, registration: Registration, payload: Any, headers: dict[str, str]
-    ) -> str:
-        span_name = f"{envelope.type} process"
+    @contextlib.contextmanager
+    def _traced(self, work: Work) -> Iterator[Span]:
+        """The message's span (a child of the producer's, from the headers) and its handler time."""
+        envelope = work.envelope
         attributes = {
             "messaging.system": "kafka",
             "messaging.operation": "process",
@@ -304,22 +336,22 @@ class ConsumerRunner:
             "messaging.message.id": str(envelope.event_id),
             DOSSIER_ATTRIBUTE: envelope.dossier_code,
         }
-        ctx = context_from_headers(headers)
+        ctx = context_from_headers(work.failed.headers)
         with (
-            tracer.start_as_current_span(span_name, context=ctx, kind=SpanKind.CONSUMER, attributes=attributes) as span,
+            tracer.start_as_current_span(
+                f"{envelope.type} process", context=ctx, kind=SpanKind.CONSUMER, attributes=attributes
+            ) as span,
             metrics.HANDLER_DURATION.labels(self.name, envelope.type).time(),
         ):
             try:
-                handled = await self._apply_once(envelope, registration, payload)
+                yield span
             except Exception as exc:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 raise
-            span.set_attribute("lienthong.result", handled)
-            return handled
 
-    async def _apply_once(self, envelope: Envelope, registration: Registration, payload: Any) -> str:
-        event_id = str(envelope.event_id)
+    async def _apply_once(self, work: Work) -> str:
+        event_id = work.event_id
         emitted: list[Envelope] = []
         try:
             async with self._units.sessions() as session, session.begin():
@@ -329,12 +361,12 @@ class ConsumerRunner:
                     InboxRecord(
                         consumer=self.name,
                         event_id=event_id,
-                        event_type=envelope.type,
+                        event_type=work.envelope.type,
                         processed_at=datetime.now(UTC),
                     )
                 )
                 uow = UnitOfWork(session)
-                await registration.handler(uow, envelope, payload)
+                await work.registration.handler(uow, work.envelope, work.payload)
                 emitted = uow.emitted
         except IntegrityError:
             # Another member of the group committed the same event first (during a rebalance).

@@ -43,3 +43,9 @@ CONSUMER_RESTARTS = Counter(
     "Times a consumer left its group after an unexpected error and joined again.",
     ["consumer", "error"],
 )
+CONSUMER_RUN_SIZE = Histogram(
+    "lienthong_consumer_run_messages",
+    "Messages applied together in one database transaction of a consumer.",
+    ["consumer"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
