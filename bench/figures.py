@@ -24,4 +24,5 @@ def save_figures(figures: list[dict[str, Any]], target: Path, suffix: str = "") 
         floor = "" if f["floor"] is None else f"{f['floor']:g}"
         met = "" if f["floor_met"] is None else ("yes" if f["floor_met"] else "NO")
         print(f"{f['name']:<{width}} {f['value']:>12,.1f}  {f['unit']:<11} {floor:>7}  {met}")
-    print(f"written to {target.relative_to(ROOT)}{suffix}")
+    shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+    print(f"written to {shown}{suffix}")
