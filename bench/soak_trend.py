@@ -48,7 +48,8 @@ class Sample:
     filing: Buckets = ()
     """This window's filings in intake's own latency histogram of POST /v1/dossiers (seconds)."""
     notified_ms: list[float] = field(default_factory=list)
-    """This window's dossiers whose citizen got a first message: acceptance to that message sent, ms."""
+    """This window's dossiers whose citizen was first told of the acceptance: from acceptance to that message
+    sent, ms."""
 
     @property
     def filing_p50_ms(self) -> float | None:

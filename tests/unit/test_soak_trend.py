@@ -1,9 +1,11 @@
 """The soak's arithmetic and drawing (bench/soak_trend.py, bench/soak_png.py): least-squares growth, window
-percentiles, drift, the verdict, the terminal chart to the character, and a PNG read back with pillow."""
+percentiles, drift, the verdict, the terminal chart to the character, and a PNG read back with pillow; and what
+its probe makes of intake's metrics and of small stand-ins for intake's and notify's tables."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from PIL import Image
 
 from bench.soak import default_rate
 from bench.soak_png import BACKGROUND, PALETTE, SIZE, Panel, draw, nice_ticks
-from bench.soak_probe import filing_metrics
+from bench.soak_probe import NotifiedLatency, filing_metrics
 from bench.soak_trend import (
     Buckets,
     Drift,
@@ -215,3 +217,44 @@ def test_the_default_rate_is_half_the_sustained_pipeline_rate_or_two(tmp_path: P
     path.write_text(json.dumps([{"name": "pipeline_dossiers_per_s_sqlite", "value": 0.0}]), encoding="utf-8")
     rate, source = default_rate(path)
     assert rate == 2.0 and "no sustained rate" in source
+
+
+def test_notified_latency_counts_each_accepted_dossier_once_from_its_acceptance_message(tmp_path: Path) -> None:
+    intake, notify = tmp_path / "intake.db", tmp_path / "notify.db"
+    with sqlite3.connect(intake) as db:
+        db.execute("CREATE TABLE dossier (code TEXT PRIMARY KEY, accepted_at TEXT)")
+        db.executemany(
+            "INSERT INTO dossier VALUES (?, ?)",
+            [("A", "2026-01-05 03:00:10.000000"), ("P", "2026-01-05 03:00:20.000000"), ("R", None)],
+        )
+    with sqlite3.connect(notify) as db:
+        db.execute("CREATE TABLE notification (id TEXT, dossier_code TEXT, audience TEXT, event_type TEXT)")
+        db.execute("CREATE TABLE notification_event (notification_id TEXT, status TEXT, at TEXT)")
+        db.executemany(
+            "INSERT INTO notification VALUES (?, ?, ?, ?)",
+            [
+                ("a1", "A", "citizen", "dossier.accepted"),
+                ("a2", "A", "citizen", "dossier.accepted"),  # the email beside the SMS: the first one counts
+                ("p0", "P", "citizen", "postal.pickup_requested"),  # filed by post: told before acceptance
+                ("p1", "P", "citizen", "dossier.accepted"),
+                ("u1", "A", "unit", "dossier.accepted"),
+                ("r1", "R", "citizen", "dossier.refused"),
+            ],
+        )
+        db.executemany(
+            "INSERT INTO notification_event VALUES (?, ?, ?)",
+            [
+                ("a1", "sending", "2026-01-05 03:00:10.100000"),
+                ("a1", "sent", "2026-01-05 03:00:10.250000"),
+                ("a2", "sent", "2026-01-05 03:00:10.400000"),
+                ("p0", "sent", "2026-01-05 03:00:15.000000"),
+                ("u1", "sent", "2026-01-05 03:00:10.050000"),
+                ("r1", "sent", "2026-01-05 03:00:30.000000"),
+            ],
+        )
+    latency = NotifiedLatency(intake, notify)
+    assert latency.new() == [pytest.approx(250.0)]
+    with sqlite3.connect(notify) as db:
+        db.execute("INSERT INTO notification_event VALUES ('p1', 'sent', '2026-01-05 03:00:21.500000')")
+    assert latency.new() == [pytest.approx(1500.0)]  # P now; A is not counted again
+    assert latency.new() == []
