@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit test-integration lint ops-tools check-ops check-dashboards schemas bench fuzz chaos clean
+.PHONY: install run test test-unit test-integration lint ops-tools check-ops check-dashboards schemas bench fuzz chaos soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,12 @@ fuzz: $(STAMP)
 ## LIENTHONG_CHAOS_SECONDS (180), LIENTHONG_CHAOS_RATE (2 dossiers/s), LIENTHONG_CHAOS_SEED (1).
 chaos: $(STAMP)
 	LIENTHONG_CHAOS=1 $(BIN)/pytest -q -s tests/chaos
+
+## make soak: lienthong load for 30 minutes at half the sustained pipeline rate on the embedded stack; memory and
+## latency charted (terminal, var/bench/soak-<time>.png) and judged (var/bench/soak.json).
+## LIENTHONG_SOAK_SECONDS (1800), LIENTHONG_SOAK_RATE (half of var/bench/pipeline.json's rate, else 2 dossiers/s).
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 schemas: $(STAMP)
 	$(BIN)/lienthong schemas export
