@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.inbox_bench
 	$(BIN)/python -m bench.sla_sweep_bench
 	$(BIN)/python -m bench.sla_rebuild_bench
+	$(BIN)/python -m bench.consumer_bench
 	$(BIN)/python -m bench.pipeline_bench
 	@if [ -n "$$LIENTHONG_BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python -m bench.intake_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
