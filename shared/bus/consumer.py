@@ -240,9 +240,6 @@ class ConsumerRunner:
             run.append(work)
         await self._apply_runs(run)
 
-    async def process(self, message: Any) -> None:
-        await self.process_many([message])
-
     def _work(self, failed: FailedMessage, value: bytes | None) -> Work | None:
         """The message decoded with its handler; None for a known type this consumer does not handle."""
         envelope = decode(value)
