@@ -38,7 +38,7 @@ def vietnamese_phone(value: str) -> str:
 
 def personal_id(value: str) -> str:
     """The 12-digit citizen identity number (CCCD): province of birth (3), sex and century (1), year (2)…"""
-    if not re.fullmatch(r"\d{12}", value):
+    if not re.fullmatch(r"[0-9]{12}", value):
         raise ValueError("a personal ID number has exactly 12 digits")
     if int(value[:3]) > 96:
         raise ValueError("a personal ID number starts with a province code 001–096")
@@ -52,7 +52,13 @@ Phone = Annotated[
     Field(max_length=20, examples=["0912345678"], json_schema_extra={"pattern": PHONE_PATTERN}),
     AfterValidator(vietnamese_phone),
 ]
-PersonalId = Annotated[str, Field(examples=["001203004567"]), AfterValidator(personal_id)]
+# The documented pattern is what personal_id() takes: 12 ASCII digits, the first three a province code 000–096.
+PERSONAL_ID_PATTERN = r"^(0[0-8][0-9]|09[0-6])[0-9]{9}$"
+PersonalId = Annotated[
+    str,
+    Field(examples=["001203004567"], json_schema_extra={"pattern": PERSONAL_ID_PATTERN}),
+    AfterValidator(personal_id),
+]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=2000)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=64)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -52,6 +53,19 @@ def test_vietnamese_phone_numbers_are_normalised(raw: str, normalised: str) -> N
 def test_malformed_phone_numbers_are_refused(raw: str) -> None:
     with pytest.raises(ValidationError, match="not a Vietnamese phone number"):
         ApplicantIn(full_name="A", phone=raw)
+
+
+def test_the_documented_personal_id_pattern_is_what_intake_takes() -> None:
+    """make fuzz sent an ID number the OpenAPI document allowed and intake refused: they must agree."""
+    documented = ApplicantIn.model_json_schema()["properties"]["id_number"]["anyOf"][0]["pattern"]
+    candidates = [f"{p:03d}203004567" for p in range(1000)] + ["\u0660" * 12, "00120300456", "0012030045678", "x" * 12]
+    for value in candidates:
+        try:
+            ApplicantIn(full_name="A", id_number=value)
+            taken = True
+        except ValidationError:
+            taken = False
+        assert taken == bool(re.search(documented, value)), value
 
 
 def test_final_notification_statuses_never_change() -> None:
