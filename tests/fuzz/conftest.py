@@ -1,6 +1,8 @@
 """``make fuzz`` only: these tests run with ``LIENTHONG_FUZZ=1`` and are skipped by ``make test``.
 
-``LIENTHONG_FUZZ_EXAMPLES`` sets the examples per operation (``make fuzz``: 200; CI: a short pass).
+``LIENTHONG_FUZZ_EXAMPLES`` sets the examples per operation (``make fuzz``: 200; the short pass for CI: 10),
+``LIENTHONG_FUZZ_SEED`` makes schemathesis send the same requests every run, ``LIENTHONG_FUZZ_JOBS`` (3) sets how
+many schemathesis runs go at once.
 Every test adds lines to one report, printed at the end: what was done and what was found.
 """
 
