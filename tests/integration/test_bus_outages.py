@@ -19,7 +19,7 @@ from shared.bus import metrics
 from shared.bus.consumer import RetryPolicy
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
-from tests.support.bus import BusHarness, Sequenced, eventually, record_effect, sequenced
+from tests.support.bus import BusHarness, Sequenced, eventually, record_effect, sample_sum, sequenced
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,7 @@ DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)  # type: ignore[no-untyped-call]
 
 
 def restarts_of(consumer: str) -> float:
-    return sum(
-        sample.value
-        for family in metrics.CONSUMER_RESTARTS.collect()
-        for sample in family.samples
-        if sample.name.endswith("_total") and sample.labels["consumer"] == consumer
-    )
+    return sample_sum(metrics.CONSUMER_RESTARTS, "_total", consumer=consumer)
 
 
 def shutting_down() -> Exception:

@@ -13,23 +13,23 @@ from shared.bus import metrics
 from shared.bus.consumer import RetryPolicy
 from shared.bus.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
-from tests.support.bus import TEST_TOPIC, BusHarness, Sequenced, eventually, record_effect, sequenced
+from tests.support.bus import (
+    TEST_TOPIC,
+    BusHarness,
+    Sequenced,
+    eventually,
+    record_effect,
+    sample_sum,
+    sequenced,
+)
 
 pytestmark = pytest.mark.integration
 
 
 def runs_of(consumer: str) -> tuple[float, float]:
     """How many transactions applied runs, and how many messages they held."""
-    count = total = 0.0
-    for family in metrics.CONSUMER_RUN_SIZE.collect():
-        for sample in family.samples:
-            if sample.labels.get("consumer") != consumer:
-                continue
-            if sample.name.endswith("_count"):
-                count += sample.value
-            elif sample.name.endswith("_sum"):
-                total += sample.value
-    return count, total
+    run_size = metrics.CONSUMER_RUN_SIZE
+    return sample_sum(run_size, "_count", consumer=consumer), sample_sum(run_size, "_sum", consumer=consumer)
 
 
 async def test_a_failing_message_in_a_run_is_retried_alone_and_the_rest_keep_order(bus: BusHarness) -> None:

@@ -182,3 +182,13 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30, 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+def sample_sum(metric: Any, suffix: str, **labels: str) -> float:
+    """The sum of a metric's samples named ``…{suffix}`` whose labels include ``labels`` (in this process)."""
+    return sum(
+        float(sample.value)
+        for family in metric.collect()
+        for sample in family.samples
+        if sample.name.endswith(suffix) and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
