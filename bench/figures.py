@@ -14,6 +14,11 @@ def figure(name: str, value: float, unit: str, floor: float | None, floor_met: b
     return {"name": name, "value": round(value, 2), "unit": unit, "floor": floor, "floor_met": floor_met, **extra}
 
 
+def shown(path: Path) -> str:
+    """A path as printed: relative to the repository when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def save_figures(figures: list[dict[str, Any]], target: Path, suffix: str = "") -> None:
     """Write the figures as JSON to ``target`` and print them as a table; ``suffix`` ends the last line."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -24,5 +29,4 @@ def save_figures(figures: list[dict[str, Any]], target: Path, suffix: str = "") 
         floor = "" if f["floor"] is None else f"{f['floor']:g}"
         met = "" if f["floor_met"] is None else ("yes" if f["floor_met"] else "NO")
         print(f"{f['name']:<{width}} {f['value']:>12,.1f}  {f['unit']:<11} {floor:>7}  {met}")
-    shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
-    print(f"written to {shown}{suffix}")
+    print(f"written to {shown(target)}{suffix}")

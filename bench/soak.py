@@ -34,7 +34,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.figures import save_figures
+from bench.figures import save_figures, shown
 from bench.pipeline_bench import SERVICES
 from bench.soak_probe import Probe
 from bench.soak_report import charts, draw_png, figures_of, write_csv
@@ -58,14 +58,10 @@ def default_rate(pipeline: Path = PIPELINE) -> tuple[float, str]:
         found = json.loads(pipeline.read_text(encoding="utf-8"))
         sustained = float(next(f["value"] for f in found if f["name"] == "pipeline_dossiers_per_s_sqlite"))
     except (OSError, ValueError, StopIteration, KeyError, TypeError):
-        return FALLBACK_RATE, f"no pipeline figure in {_shown(pipeline)}: {FALLBACK_RATE:g}/s"
+        return FALLBACK_RATE, f"no pipeline figure in {shown(pipeline)}: {FALLBACK_RATE:g}/s"
     if sustained <= 0:
-        return FALLBACK_RATE, f"{_shown(pipeline)} has no sustained rate (nothing met its p99): {FALLBACK_RATE:g}/s"
-    return sustained / 2, f"half the sustained {sustained:g}/s of {_shown(pipeline)}"
-
-
-def _shown(path: Path) -> str:
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+        return FALLBACK_RATE, f"{shown(pipeline)} has no sustained rate (nothing met its p99): {FALLBACK_RATE:g}/s"
+    return sustained / 2, f"half the sustained {sustained:g}/s of {shown(pipeline)}"
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:

@@ -89,15 +89,13 @@ async def run_load(config: LoadConfig, offers: list[Offer], progress: Progress |
     api = Api(config.endpoints, stats)
     schedule = arrivals(config.seed, config.rate, config.duration_s)
     lives: dict[int, asyncio.Task[Outcome]] = {}
-    plans: dict[int, DossierPlan] = {}
     beings: dict[int, Life] = {}
     gate = asyncio.Semaphore(config.max_in_flight)
     started = time.monotonic()
 
-    async def live(plan: DossierPlan) -> Outcome:
+    async def live(life: Life) -> Outcome:
         async with gate:
-            beings[plan.index] = Life(api, plan, config.run_id)
-            return await beings[plan.index].run()
+            return await life.run()
 
     async def report_progress() -> None:
         while progress is not None:
@@ -110,8 +108,8 @@ async def run_load(config: LoadConfig, offers: list[Offer], progress: Progress |
             delay = started + at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            plans[index] = plan_dossier(config.seed, index, config.mix, offers)
-            lives[index] = asyncio.create_task(live(plans[index]))
+            beings[index] = Life(api, plan_dossier(config.seed, index, config.mix, offers), config.run_id)
+            lives[index] = asyncio.create_task(live(beings[index]))
         if lives:
             await asyncio.wait(lives.values(), timeout=config.drain_s)
     finally:
@@ -123,7 +121,8 @@ async def run_load(config: LoadConfig, offers: list[Offer], progress: Progress |
         if progress is not None:
             progress.show(_line(time.monotonic() - started, config, lives, stats))
             progress.done()
-    outcomes = [_outcome(lives[i], plans[i], beings.get(i)) for i in sorted(lives)]
+    outcomes = [_outcome(lives[i], beings[i]) for i in sorted(lives)]
+    plans = {i: life.plan for i, life in beings.items()}
     return _report(config, outcomes, plans, stats, time.monotonic() - started)
 
 
@@ -139,10 +138,10 @@ def _line(elapsed: float, config: LoadConfig, lives: dict[int, asyncio.Task[Outc
     )
 
 
-def _outcome(task: asyncio.Task[Outcome], plan: DossierPlan, life: Life | None) -> Outcome:
+def _outcome(task: asyncio.Task[Outcome], life: Life) -> Outcome:
     if task.cancelled():
         # Keep what the life got to (its code, the last status read): the checks afterwards need the code.
-        outcome = life.outcome if life is not None else Outcome(plan.index, plan.fate)
+        outcome = life.outcome
         outcome.error = f"unfinished: still in progress when the run ended (last seen {outcome.status or 'unfiled'})"
         return outcome
     return task.result()

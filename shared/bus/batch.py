@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -95,14 +94,7 @@ async def apply_run(
                 try:
                     with traced(work) as span:
                         async with session.begin_nested():
-                            session.add(
-                                InboxRecord(
-                                    consumer=consumer,
-                                    event_id=work.event_id,
-                                    event_type=work.envelope.type,
-                                    processed_at=datetime.now(UTC),
-                                )
-                            )
+                            session.add(InboxRecord.of(consumer, work.envelope))
                             await work.registration.handler(uow, work.envelope, work.payload)
                         span.set_attribute(RESULT_ATTRIBUTE, "handled")
                 except Exception as exc:

@@ -15,7 +15,6 @@ import logging
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -127,18 +126,16 @@ class ConsumerRunner:
                 failures = 0
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError) as exc:
-                failures += 1
-                delay = min(10.0, 0.5 * 2 ** min(failures, 5))
-                log.warning("consumer %s: broker unavailable (%r); retrying in %.1fs", self.name, exc, delay)
-                await self._sleep(delay)
             except Exception as exc:
-                # Whatever it was, a consumer that stops consuming while its service answers HTTP is the worst
-                # outcome: the offsets are not committed past the failed message, so rejoin and go on from there.
                 failures += 1
                 delay = min(10.0, 0.5 * 2 ** min(failures, 5))
-                metrics.CONSUMER_RESTARTS.labels(self.name, type(exc).__name__).inc()
-                log.error("consumer %s: stopped by %r; rejoining in %.1fs", self.name, exc, delay, exc_info=exc)
+                if isinstance(exc, KafkaError | OSError):
+                    log.warning("consumer %s: broker unavailable (%r); retrying in %.1fs", self.name, exc, delay)
+                else:
+                    # A consumer that stops consuming while its service answers HTTP is the worst outcome; the
+                    # offsets are not committed past the failed message, so rejoin and go on from there.
+                    metrics.CONSUMER_RESTARTS.labels(self.name, type(exc).__name__).inc()
+                    log.error("consumer %s: stopped by %r; rejoining in %.1fs", self.name, exc, delay, exc_info=exc)
                 await self._sleep(delay)
 
     async def _consume(self) -> None:
@@ -354,14 +351,7 @@ class ConsumerRunner:
             async with self._units.sessions() as session, session.begin():
                 if await session.get(InboxRecord, (self.name, event_id)) is not None:
                     return "duplicate"
-                session.add(
-                    InboxRecord(
-                        consumer=self.name,
-                        event_id=event_id,
-                        event_type=work.envelope.type,
-                        processed_at=datetime.now(UTC),
-                    )
-                )
+                session.add(InboxRecord.of(self.name, work.envelope))
                 uow = UnitOfWork(session)
                 await work.registration.handler(uow, work.envelope, work.payload)
                 emitted = uow.emitted

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from shared.db_types import UtcDateTime
+
+if TYPE_CHECKING:
+    from shared.events.envelope import Envelope
 
 OUTBOX_SLOTS = 32
 """Outbox rows are spread over this many slots by key; one relay at a time owns a slot, which keeps
@@ -53,6 +57,13 @@ class InboxRecord(SQLModel, table=True):
     event_id: str = Field(sa_column=Column(String(64), primary_key=True))
     event_type: str = Field(sa_column=Column(String(100), nullable=False))
     processed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+    @classmethod
+    def of(cls, consumer: str, envelope: Envelope) -> InboxRecord:
+        """The row that says ``consumer`` has applied this event, now."""
+        return cls(
+            consumer=consumer, event_id=str(envelope.event_id), event_type=envelope.type, processed_at=datetime.now(UTC)
+        )
 
 
 class DeadLetter(SQLModel, table=True):
