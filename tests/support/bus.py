@@ -125,10 +125,13 @@ class BusHarness:
         value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None,
         topic: str = TEST_TOPIC,
+        partition: int | None = None,
     ) -> None:
         producer = await self.raw_producer()
         try:
-            await producer.send_and_wait(self.kafka.physical(topic), key=key, value=value, headers=headers or [])
+            await producer.send_and_wait(
+                self.kafka.physical(topic), key=key, value=value, headers=headers or [], partition=partition
+            )
         finally:
             await producer.stop()
 
