@@ -68,6 +68,7 @@ class Runtime:
             idempotent_producer=s.kafka_idempotent_producer,
             namespace=s.kafka_namespace,
             verify_topics=s.kafka_verify_topics,
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
         )
         own_topics = [t.name for t in TOPICS.values() if t.producer == spec.name]
         if spec.handlers is not None:

@@ -49,6 +49,13 @@ class ServiceSettings(BaseSettings):
     kafka_namespace: str = Field(
         default="", pattern=r"^[a-zA-Z0-9._-]*$", description="Prefix of topic and consumer group names."
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="How long a consumer's fetch may wait for data. Apache Kafka answers as soon as a record "
+        "arrives; the embedded broker holds every fetch this long, so it is a floor on its delivery latency.",
+    )
     outbox_poll_interval_s: float = Field(default=0.25, gt=0, le=60)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)

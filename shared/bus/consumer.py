@@ -151,6 +151,7 @@ class ConsumerRunner:
             session_timeout_ms=20_000,
             heartbeat_interval_ms=3_000,
             metadata_max_age_ms=30_000,
+            fetch_max_wait_ms=self._kafka.fetch_max_wait_ms,
         )
         consumer.subscribe([self._kafka.physical(t) for t in self.topics], listener=_CommitOnRevoke(self))
         await consumer.start()
@@ -346,7 +347,6 @@ class ConsumerRunner:
 
     async def _apply_once(self, work: Work) -> str:
         event_id = work.event_id
-        emitted: list[Envelope] = []
         try:
             async with self._units.sessions() as session, session.begin():
                 if await session.get(InboxRecord, (self.name, event_id)) is not None:
@@ -354,7 +354,6 @@ class ConsumerRunner:
                 session.add(InboxRecord.of(self.name, work.envelope))
                 uow = UnitOfWork(session)
                 await work.registration.handler(uow, work.envelope, work.payload)
-                emitted = uow.emitted
         except IntegrityError:
             # Another member of the group committed the same event first (during a rebalance).
             async with self._units.sessions() as session:
@@ -362,7 +361,7 @@ class ConsumerRunner:
                     return "duplicate"
             raise
         failpoint("consumer.after_db_commit")
-        self._units.committed(emitted)
+        self._units.committed(uow)
         return "handled"
 
     def _count_failure(self, topic: str, exc: BaseException) -> None:

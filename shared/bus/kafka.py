@@ -24,10 +24,11 @@ class KafkaSettings:
     idempotent_producer: bool = False
     request_timeout_ms: int = 10_000
     namespace: str = ""
+    """Prefix of every topic and consumer group name, so several platforms (or test runs) share a broker."""
     verify_topics: bool = False
     """Refresh metadata before each publish batch and fail it if a topic is gone: the embedded in-memory
     broker, once restarted, acknowledges writes to partitions it no longer has."""
-    """Prefix of every topic and consumer group name, so several platforms (or test runs) share a broker."""
+    fetch_max_wait_ms: int = 100
 
     def physical(self, topic: str) -> str:
         return f"{self.namespace}{topic}"
