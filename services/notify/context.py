@@ -3,7 +3,7 @@ contacts, which channels are switched on, quiet hours."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from services.notify.settings import NotifySettings
 from services.notify.sms_text import SmsEncoding
 from services.notify.templates import TemplateCatalog
 from shared.catalog import Catalog, default_catalog_dir, load_catalog
+from shared.doorbell import Doorbell
 
 STATE_KEY = "notify"
 SAMPLE_UNIT_CONTACTS = Path(__file__).parent / "data" / "unit_contacts.yaml"
@@ -47,6 +48,8 @@ class Notify:
     """The channels with a provider configured."""
     postal: bool
     sms_policy: SmsEncoding = SmsEncoding.UNICODE
+    due: Doorbell = field(default_factory=Doorbell, compare=False)
+    """Rung when a notification due now is committed: the sender sends it without waiting for its poll."""
 
     @classmethod
     def load(cls, s: NotifySettings) -> Notify:

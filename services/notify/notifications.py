@@ -147,6 +147,8 @@ async def create_notification(
         next_attempt_at=due,
     )
     uow.session.add(row)
+    if due <= now:
+        uow.after_commit(notify.due.ring)
     if due > now:
         detail = "; ".join(filter(None, [detail, f"quiet hours: waits until {due.isoformat()}"]))
     uow.session.add(

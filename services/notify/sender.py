@@ -82,7 +82,7 @@ class Sender:
                 log.exception("sender: cycle failed")
                 sent = 0
             if sent < self._batch_size:
-                await asyncio.sleep(self._poll_interval)
+                await self._notify.due.wait(self._poll_interval)
 
     async def claim(self) -> list[Notification]:
         now = datetime.now(UTC)

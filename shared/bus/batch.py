@@ -73,7 +73,7 @@ async def apply_run(
     """Apply the leading messages of ``works`` in one transaction, within ``limits``."""
     failed: Work | None = None
     error: Exception | None = None
-    results: list[tuple[Work, str, list[Envelope]]] = []
+    results: list[tuple[Work, str, UnitOfWork | None]] = []
     try:
         async with units.sessions() as session, session.begin():
             ids = [w.event_id for w in works[: limits.max_messages]]
@@ -88,7 +88,7 @@ async def apply_run(
                 if results and time.monotonic() > deadline:
                     break
                 if work.event_id in seen:
-                    results.append((work, "duplicate", []))
+                    results.append((work, "duplicate", None))
                     continue
                 uow = UnitOfWork(session)
                 try:
@@ -102,7 +102,7 @@ async def apply_run(
                     failed, error = work, exc
                     break
                 seen.add(work.event_id)
-                results.append((work, "handled", uow.emitted))
+                results.append((work, "handled", uow))
     except Exception as exc:
         (log.warning if is_outage(exc) else log.exception)(
             "consumer %s: a run of %d message(s) did not commit (%r); one by one instead", consumer, len(results), exc
@@ -111,7 +111,8 @@ async def apply_run(
     failpoint("consumer.after_db_commit")
     if results:
         metrics.CONSUMER_RUN_SIZE.labels(consumer).observe(len(results))
-    for work, result, emitted in results:
-        units.committed(emitted)
+    for work, result, handled in results:
+        if handled is not None:
+            units.committed(handled)
         metrics.EVENTS_PROCESSED.labels(consumer, work.failed.topic, result).inc()
     return RunOutcome(len(results), failed, error)

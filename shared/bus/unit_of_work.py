@@ -16,6 +16,12 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.emitted: list[Envelope] = []
+        self.on_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this unit of work has committed (e.g. wake the worker that acts on its rows)."""
+        if callback not in self.on_commit:
+            self.on_commit.append(callback)
 
     def emit(self, envelope: Envelope) -> None:
         """Stage an event; it leaves through the outbox only if this unit of work commits."""
@@ -46,17 +52,19 @@ class UnitOfWorkFactory:
         if self._on_emitted is not None:
             self._on_emitted()
 
-    def committed(self, emitted: list[Envelope]) -> None:
-        """Called after a transaction that staged ``emitted`` committed."""
-        if not emitted:
+    def committed(self, uow: UnitOfWork) -> None:
+        """Called after the transaction holding ``uow`` committed."""
+        for callback in uow.on_commit:
+            callback()
+        if not uow.emitted:
             return
         self.wake_relay()
         if self._on_committed is not None:
-            self._on_committed(emitted)
+            self._on_committed(uow.emitted)
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
         async with self.sessions() as session, session.begin():
             uow = UnitOfWork(session)
             yield uow
-        self.committed(uow.emitted)
+        self.committed(uow)

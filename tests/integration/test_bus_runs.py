@@ -35,9 +35,11 @@ def runs_of(consumer: str) -> tuple[float, float]:
 async def test_a_failing_message_in_a_run_is_retried_alone_and_the_rest_keep_order(bus: BusHarness) -> None:
     flaky_id = uuid.uuid4()
     failures = {"left": 2}
+    after_commit: list[uuid.UUID] = []
 
     async def flaky_once_or_twice(uow: UnitOfWork, event: Envelope, payload: Sequenced) -> None:
         await record_effect(uow, event, payload)  # rolled back with its savepoint when it raises
+        uow.after_commit(lambda: after_commit.append(event.event_id))
         if event.event_id == flaky_id and failures["left"] > 0:
             failures["left"] -= 1
             raise RuntimeError("serialization failure (simulated)")
@@ -73,6 +75,7 @@ async def test_a_failing_message_in_a_run_is_retried_alone_and_the_rest_keep_ord
         order[code].append(seq)
     assert order == {"H56.14-261203-0101": list(range(1, 41)), "H56.14-261203-0102": list(range(1, 41))}
     assert failures["left"] == 0
+    assert sorted(after_commit) == sorted(e.event_id for e in events), "an after-commit call per applied event"
     assert await bus.scalar("SELECT count(*) FROM inbox WHERE consumer = 'runs'") == 80
     assert await bus.scalar("SELECT count(*) FROM dead_letter") == 0
     transactions, messages = (now - then for now, then in zip(runs_of("runs"), before, strict=True))

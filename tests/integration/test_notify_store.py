@@ -26,6 +26,7 @@ from shared.bus.handlers import Handlers
 from shared.bus.tables import OutboxRecord
 from shared.bus.unit_of_work import UnitOfWorkFactory
 from shared.db import create_engine, is_sqlite, migrate, session_maker
+from shared.doorbell import Doorbell
 from shared.events import Envelope, new_envelope
 from shared.events.clock import (
     ApologyRequired,
@@ -489,3 +490,29 @@ async def test_events_before_the_contact_are_parked_and_applied_when_it_arrives(
     await store.handle(handlers, event("dossier.accepted", desk.dossier_code, accepted()))
     ready = {n.template for n in await store.notifications(desk.dossier_code) if n.audience == "citizen"}
     assert ready == {"dossier.received_online", "result.ready_desk"}
+
+
+async def test_a_committed_notification_rings_the_senders_doorbell_and_a_rolled_back_one_does_not(
+    store: Store, notify: Notify
+) -> None:
+    bell_notify = replace(notify, due=Doorbell())
+    handlers = build_handlers(bell_notify)
+    dossier = code()
+    accepted_event = event("dossier.accepted", dossier, accepted())
+    registration = handlers.get(accepted_event.type)
+    assert registration is not None
+    payload = registration.payload.model_validate(accepted_event.payload)
+
+    with pytest.raises(RuntimeError, match="rolled back"):
+        async with store.units() as uow:
+            await registration.handler(uow, accepted_event, payload)
+            raise RuntimeError("rolled back")
+    assert await store.notifications(dossier) == []
+    assert await bell_notify.due.wait(timeout=0.01) is False, "rung for rows that were never committed"
+
+    await store.handle(handlers, accepted_event)
+    assert len(await store.notifications(dossier)) >= 2
+    assert await bell_notify.due.wait(timeout=30) is True
+
+    await store.handle(handlers, accepted_event)  # a redelivery makes nothing, so there is nothing to send
+    assert await bell_notify.due.wait(timeout=0.01) is False
