@@ -50,6 +50,8 @@ class Notify:
     sms_policy: SmsEncoding = SmsEncoding.UNICODE
     due: Doorbell = field(default_factory=Doorbell, compare=False)
     """Rung when a notification due now is committed: the sender sends it without waiting for its poll."""
+    postal_due: Doorbell = field(default_factory=Doorbell, compare=False)
+    """Rung when a postal order is requested: the postal worker places it without waiting for its poll."""
 
     @classmethod
     def load(cls, s: NotifySettings) -> Notify:

@@ -72,6 +72,8 @@ async def request_order(uow: UnitOfWork, notify: Notify, event: Envelope, kind: 
         order.next_attempt_at = None
         set_status(uow, order, "failed", now, "no address to collect from or deliver to")
         emit_update(uow, order, "postal.failed", now, "no address")
+    else:
+        uow.after_commit(notify.postal_due.ring)
     return order
 
 
@@ -164,7 +166,7 @@ class PostalWorker:
                 log.exception("postal worker: cycle failed")
                 done = 0
             if not done:
-                await asyncio.sleep(self._poll_interval)
+                await self._notify.postal_due.wait(self._poll_interval)
 
     async def place_due(self, limit: int = 20) -> int:
         now = datetime.now(UTC)

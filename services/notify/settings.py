@@ -57,7 +57,13 @@ class NotifySettings(ServiceSettings):
     )
     quiet_hours_start: time = Field(default=time(21, 0), description="Non-urgent SMS and Zalo wait from here…")
     quiet_hours_end: time = Field(default=time(7, 0), description="…to here (Vietnam time). Equal: no quiet hours.")
-    sender_poll_interval_s: float = Field(default=0.2, gt=0, le=60)
+    sender_poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the sender and the postal worker look for due work nobody rang them for: "
+        "retries coming due, rows another instance made. New work rings them at once.",
+    )
     sender_batch_size: int = Field(default=100, ge=1, le=5000)
     tracking_base_url: str = "http://127.0.0.1:8001/track"
     unit_contacts_file: str = Field(

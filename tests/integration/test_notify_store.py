@@ -516,3 +516,17 @@ async def test_a_committed_notification_rings_the_senders_doorbell_and_a_rolled_
 
     await store.handle(handlers, accepted_event)  # a redelivery makes nothing, so there is nothing to send
     assert await bell_notify.due.wait(timeout=0.01) is False
+
+
+async def test_a_requested_postal_order_rings_the_postal_workers_doorbell(store: Store, notify: Notify) -> None:
+    bell_notify = replace(notify, postal_due=Doorbell())
+    handlers = build_handlers(bell_notify)
+    dossier = code()
+    for e in every_event(dossier):
+        await store.handle(handlers, e)
+        async with store.units() as uow:
+            orders = (await uow.session.exec(select(PostalOrder).where(PostalOrder.dossier_code == dossier))).all()
+        if orders:
+            break
+    assert [o.kind for o in orders] == ["pickup"]
+    assert await bell_notify.postal_due.wait(timeout=30) is True
