@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import statistics
 import sys
@@ -49,6 +50,17 @@ def memory_mb(pid: int, field_name: str) -> float:
         if line.startswith(field_name + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_cpu(stack: DevStack) -> dict[str, float]:
+    """CPU seconds of every process of the stack: the four services, the broker and the sandboxes."""
+    return {name: cpu_seconds(proc.pid) for name, proc in stack.procs.items()}
 
 
 def service_memory(stack: DevStack, field_name: str) -> dict[str, float]:
@@ -170,9 +182,11 @@ def warm_up(stack: DevStack, key: str, settle_s: float) -> None:
 
 
 def one_rate(stack: DevStack, key: str, rate: float, seconds: float, settle_s: float) -> dict[str, Any]:
+    cpu_before = stack_cpu(stack)
     posts = post_at(stack, key, rate, seconds)
     accepted = {p.code: p.sent_at for p in posts if p.status == 201 and p.code}
     sent = wait_notified(stack, accepted, settle_s, f"{rate:g}/s")
+    cpu_after = stack_cpu(stack)
     latencies = sorted((sent[c] - accepted[c]) * 1000 for c in sent)
     achieved = len(posts) / seconds
 
@@ -188,6 +202,10 @@ def one_rate(stack: DevStack, key: str, rate: float, seconds: float, settle_s: f
         "p50_ms": round(pct(0.5), 1),
         "p99_ms": round(pct(0.99), 1),
         "max_ms": round(latencies[-1], 1) if latencies else float("nan"),
+        # From the first POST until every dossier was notified: the later steps of routing and sla still run.
+        "cpu_ms_per_dossier": {
+            name: round(1000 * (cpu_after[name] - cpu_before[name]) / max(1, len(accepted)), 1) for name in cpu_after
+        },
     }
     row["sustained"] = (
         row["errors"] == 0 and len(sent) == len(accepted) and achieved >= 0.95 * rate and row["p99_ms"] < P99_LIMIT_MS
@@ -197,6 +215,7 @@ def one_rate(stack: DevStack, key: str, rate: float, seconds: float, settle_s: f
         f"p50 {row['p50_ms']:8.1f} ms  p99 {row['p99_ms']:8.1f} ms  {'sustained' if row['sustained'] else 'NOT'}",
         file=sys.stderr,
     )
+    print(f"        CPU ms a dossier: {row['cpu_ms_per_dossier']}", file=sys.stderr)
     return row
 
 
