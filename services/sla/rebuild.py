@@ -41,7 +41,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.sla.context import Sla
-from services.sla.rebuild_replay import Progress, RebuildStats, Replay
+from services.sla.rebuild_replay import Progress, RebuildStats, Replay, paused_gc
 from services.sla.rebuild_store import BulkStore
 from services.sla.settings import SlaSettings
 from shared.bus.kafka import KafkaSettings, ensure_topics, partitions_for
@@ -77,6 +77,10 @@ class Rebuilder:
         self.stats = self._replay.stats
 
     async def run(self, *, commit_offsets: bool = True) -> RebuildStats:
+        with paused_gc():
+            return await self._run(commit_offsets)
+
+    async def _run(self, commit_offsets: bool) -> RebuildStats:
         started = time.perf_counter()
         topics = [*TOPICS, SLA_CLOCK.name, replay_topic(self._consumer)]
         await ensure_topics(self._kafka, topics)

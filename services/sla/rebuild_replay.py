@@ -5,15 +5,17 @@ has been read (services/sla/rebuild.py reads them). No Kafka here, so a benchmar
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union, cast
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.context import Sla
@@ -70,8 +72,29 @@ class RebuildStats:
 Progress = Callable[[RebuildStats], None]
 
 
-Decoded = tuple[str, str, Fact]
-"""The event id, the dossier code and the fact."""
+Decoded = tuple[str, str, str, datetime, BaseModel]
+"""The event id, the dossier code, the type, when it occurred (UTC) and the payload."""
+
+_CANONICAL_UUID = Annotated[
+    str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+"""A UUID as ``str(uuid.UUID(...))`` writes it: taken as it is (no UUID object made and printed again); any
+other spelling the consumer accepts goes its way and comes out in this form."""
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while a rebuild holds millions of facts: its full passes over them
+    cost as much as decoding them (the rebuild's objects are freed by reference counting; nothing it makes
+    is cyclic). Restored, and a collection run, at the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+            gc.collect()
 
 
 class Decoder:
@@ -88,6 +111,7 @@ class Decoder:
             create_model(
                 f"Typed_{name.replace('.', '_')}",
                 __base__=Envelope,
+                event_id=(_CANONICAL_UUID, ...),
                 type=(cast(Any, Literal[name]), ...),
                 payload=(registration.payload, ...),
             )
@@ -95,20 +119,16 @@ class Decoder:
             if (registration := handlers.get(name)) is not None
         ]
         union: Any = Annotated[Union[tuple(typed)], Field(discriminator="type")]  # noqa: UP007 - built at run time
-        self._typed: TypeAdapter[Any] = TypeAdapter(union)
+        self._validate = TypeAdapter(union).validator.validate_json
 
     def decode(self, raw: bytes | None) -> Decoded | str:
         if raw is None:
             return "poison"
         try:
-            typed = self._typed.validate_json(raw)
+            typed = self._validate(raw)
         except ValidationError:
             return self._as_the_consumer(raw)
-        return (
-            str(typed.event_id),
-            typed.dossier_code,
-            Fact(typed.type, typed.occurred_at.astimezone(UTC), typed.payload),
-        )
+        return typed.event_id, typed.dossier_code, typed.type, typed.occurred_at.astimezone(UTC), typed.payload
 
     def _as_the_consumer(self, raw: bytes) -> Decoded | str:
         try:
@@ -122,8 +142,8 @@ class Decoder:
             payload = registration.payload.model_validate(envelope.payload)
         except ValidationError:
             return "poison"
-        fact = Fact(envelope.type, envelope.occurred_at.astimezone(UTC), payload)
-        return str(envelope.event_id), envelope.dossier_code, fact
+        occurred_at = envelope.occurred_at.astimezone(UTC)
+        return str(envelope.event_id), envelope.dossier_code, envelope.type, occurred_at, payload
 
 
 class _Kind(BaseModel):
@@ -151,7 +171,7 @@ def decision(raw: bytes | None) -> Decoded | str:
         return "poison"
     if isinstance(payload, AppointmentChanged) and payload.change is not AppointmentChange.RESET:
         return "ignored"  # the appointment moved by a resumption: computed, not decided
-    return str(envelope.event_id), envelope.dossier_code, Fact(kind, envelope.occurred_at.astimezone(UTC), payload)
+    return str(envelope.event_id), envelope.dossier_code, kind, envelope.occurred_at.astimezone(UTC), payload
 
 
 class Replay:
@@ -159,8 +179,18 @@ class Replay:
     group), and writes what sla's consumer would have written for them."""
 
     def __init__(
-        self, store: BulkStore, sla: Sla, consumer: str, progress: Progress | None = None, now: datetime | None = None
+        self,
+        store: BulkStore,
+        sla: Sla,
+        consumer: str,
+        progress: Progress | None = None,
+        now: datetime | None = None,
+        *,
+        fact_ids: tuple[int, int] | None = None,
     ) -> None:
+        """``fact_ids``: the first id of its facts and the step between them (replays writing side by side
+        take ids apart: the first from the same start, one step each); by default the store's next id, step 1.
+        A dossier's facts keep their arrival order in their ids either way."""
         self._store = store
         self._sla = sla
         self._consumer = consumer
@@ -168,8 +198,10 @@ class Replay:
         self._progress = progress or (lambda _stats: None)
         self._now = now
         self.stats = RebuildStats()
-        self._projected: set[str] = set()
-        self._next_id = 1
+        self.codes: set[str] = set()
+        """Every dossier it projected (with a clock or not)."""
+        self._fact_ids = fact_ids
+        self._next_id, self._id_step = fact_ids or (1, 1)
         self._histories: dict[str, list[Fact]] = defaultdict(list)
         self._seen: set[str] = set()
         self._facts: list[Row] = []
@@ -177,7 +209,8 @@ class Replay:
         self._pending: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._next_id = await self._store.next_fact_id()
+        if self._fact_ids is None:
+            self._next_id = await self._store.next_fact_id()
 
     def progress(self) -> None:
         self._progress(self.stats)
@@ -247,19 +280,19 @@ class Replay:
             else:
                 self.stats.ignored += 1
             return
-        event_id, code, fact = taken
+        event_id, code, type_, occurred_at, payload = taken
         if event_id in seen:
             self.stats.duplicates += 1
             return
         seen.add(event_id)
         fact_id = self._next_id
-        self._next_id += 1
-        histories[code].append(Fact(fact.type, fact.occurred_at, fact.payload, fact_id))
-        facts.append(
-            (fact_id, code, event_id, fact.type, fact.occurred_at, recorded_at, fact.payload.model_dump_json())
-        )
+        self._next_id += self._id_step
+        histories[code].append(Fact(type_, occurred_at, payload, fact_id))
+        # payload.model_dump_json(), as the consumer stores it, without the wrapper's keyword handling
+        dumped = payload.__pydantic_serializer__.to_json(payload).decode()
+        facts.append((fact_id, code, event_id, type_, occurred_at, recorded_at, dumped))
         if inbox is not None:
-            inbox.append((self._consumer, event_id, fact.type, recorded_at))
+            inbox.append((self._consumer, event_id, type_, recorded_at))
         else:
             self.stats.decisions += 1
         self.stats.facts += 1
@@ -272,8 +305,8 @@ class Replay:
         codes = list(histories)
         for start in range(0, len(codes), PROJECT_BATCH):
             chunk = codes[start : start + PROJECT_BATCH]
-            again = [c for c in chunk if c in self._projected]
-            if again:  # seen in an earlier group: its whole history is in the database
+            again = [c for c in chunk if c in self.codes]
+            if again:  # seen in an earlier group (its acceptance there or not): its whole history is in the database
                 await self._written()
                 async with AsyncSession(self._store.engine) as session:
                     loaded = await load_histories(session, again)
@@ -284,9 +317,9 @@ class Replay:
             rows = Rows()
             now = self._now or datetime.now(UTC)
             for code in chunk:
-                if dossier_rows(rows, code, histories.pop(code), self._sla, now):
-                    self._projected.add(code)
-            self.stats.dossiers += len(chunk)
+                dossier_rows(rows, code, histories.pop(code), self._sla, now)
+            self.codes.update(chunk)
+            self.stats.dossiers += len(chunk) - len(again)
             self.stats.clocks += len(rows.clocks)
             self.stats.steps += len(rows.steps)
             self.stats.timers += len(rows.timers)

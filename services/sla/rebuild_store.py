@@ -34,6 +34,8 @@ TABLES = {
 }
 PROJECTED = ("dossier_clock", "step_clock", "sla_timer")
 CHUNK = 500
+WAL_PAGES = 1_000_000
+"""Pages the WAL may grow to during a rebuild before it is copied into the database (4 GB at 4 KB)."""
 
 
 _TIMESTAMPS = frozenset(
@@ -83,8 +85,10 @@ class BulkStore:
     async def __aenter__(self) -> BulkStore:
         self._conn = await self.engine.connect()
         if self.sqlite:
-            # Written again from the history if the rebuild fails: durability waits until the end.
-            await self._pragma("synchronous=OFF", "cache_size=-1000000")
+            # Written again from the history if the rebuild fails: durability waits until the end. The WAL
+            # is copied into the database once, at the end (``finish``), not every thousand pages: the
+            # same pages of the indexes were written over and over.
+            await self._pragma("synchronous=OFF", "cache_size=-1000000", f"wal_autocheckpoint={WAL_PAGES}")
         return self
 
     async def _pragma(self, *settings: str) -> None:
@@ -99,7 +103,7 @@ class BulkStore:
         assert self._conn is not None
         await self._conn.rollback()
         if self.sqlite:
-            await self._pragma("synchronous=NORMAL")
+            await self._pragma("synchronous=NORMAL", "wal_autocheckpoint=1000")
         await self._conn.close()
         self._conn = None
 
