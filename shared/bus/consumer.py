@@ -61,7 +61,8 @@ class ConsumerRestart(KafkaError):  # type: ignore[misc]
 
 
 class PoisonMessage(Exception):
-    """A message that no retry can fix: undecodable, of an unknown type, or with an invalid payload."""
+    """A message that no retry can fix: undecodable, not keyed by its dossier code, of an unknown type, or with
+    an invalid payload."""
 
 
 def decode(raw: bytes | None) -> Envelope:
@@ -241,6 +242,14 @@ class ConsumerRunner:
     def _work(self, failed: FailedMessage, value: bytes | None) -> Work | None:
         """The message decoded with its handler; None for a known type this consumer does not handle."""
         envelope = decode(value)
+        if failed.key != envelope.dossier_code:
+            # The key is what keeps one dossier's events in order on one partition; a message keyed otherwise
+            # may overtake or be overtaken by that dossier's others, so applying it could corrupt the state.
+            raise PoisonMessage(
+                "no key: events are keyed by their dossier code"
+                if failed.key is None
+                else f"key {failed.key[:60]!r} is not the event's dossier code {envelope.dossier_code!r}"
+            )
         registration = self.handlers.get(envelope.type)
         if registration is None:
             if not is_known(envelope.type):

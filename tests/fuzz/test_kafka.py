@@ -111,6 +111,8 @@ def hostile_messages(topic: str) -> list[Hostile]:
         Hostile("garbage, no headers", b"{garbage", key, [], not_envelope),
         Hostile("garbage traceparent", js({**good, "type": "x.y"}), key, [("traceparent", b"zz-not-a-trace")], ""),
         Hostile("traceparent not UTF-8", js({**good, "type": "x.y"}), key, [("traceparent", b"\xff\xfe\x00")], ""),
+        Hostile("a known event without a key", js(good), None, tp, "no key"),
+        Hostile("a known event keyed by another dossier", js(good), b"H56.101-000101-0002", tp, "key "),
         Hostile(
             "key and dossier_code disagree, bad payload",
             js({**good, "dossier_code": "H56.101-000101-0001"}),
@@ -123,7 +125,7 @@ def hostile_messages(topic: str) -> list[Hostile]:
 
 def huge_messages(topic: str) -> list[Hostile]:
     key = b"H56.101-000101-9997"
-    good = envelope(topic)
+    good = envelope(topic, dossier_code=key.decode())
     tp: list[tuple[str, bytes]] = []
     not_envelope = "not an event envelope"
     return [
@@ -142,18 +144,20 @@ def known_types_with_empty_payloads(topic: str) -> list[Hostile]:
     """Every type of the topic's producer with an empty payload: a consumer that handles the type dead-letters
     it (invalid payload); one that does not handle it ignores it, by design."""
     return [
-        Hostile(f"{name} with an empty payload", js(envelope(topic, type=name)), b"H56.101-000101-9998", [], "")
+        Hostile(f"{name} with an empty payload", js(envelope(topic, type=name)), b"H56.101-000101-9999", [], "")
         for name, spec in EVENT_TYPES.items()
         if spec.topic.name == topic
     ]
 
 
-def well_formed_known(value: bytes | None) -> bool:
-    """An envelope of a registered type: a consumer that does not handle the type ignores it (README)."""
+def well_formed_known(hostile: Hostile) -> bool:
+    """An envelope of a registered type keyed by its dossier code: a consumer that does not handle the type
+    ignores it (README)."""
     try:
-        return value is not None and is_known(Envelope.from_bytes(value).type)
+        event = Envelope.from_bytes(hostile.value) if hostile.value is not None else None
     except ValueError:
         return False
+    return event is not None and is_known(event.type) and hostile.key == event.dossier_code.encode()
 
 
 @dataclass
@@ -259,11 +263,11 @@ def check_hostile(stack: DevStack, messages: dict[str, list[Hostile]]) -> None:
             letter = letters.get((s.topic, s.partition, s.offset))
             if letter is None:
                 # Only a well-formed event of a type the consumer knows but does not handle may be passed over.
-                assert well_formed_known(s.hostile.value), f"{service} lost {s.topic}: {s.hostile.name}"
+                assert well_formed_known(s.hostile), f"{service} lost {s.topic}: {s.hostile.name}"
                 continue
             dead += 1
             assert letter[3], f"{service}: no reason for {s.hostile.name}"
-            reason = s.hostile.reason or ("invalid " if well_formed_known(s.hostile.value) else "")
+            reason = s.hostile.reason or ("invalid " if well_formed_known(s.hostile) else "")
             assert letter[3].startswith(reason), f"{service}: {s.hostile.name}: {letter[3]!r}"
         taken = len(expected) - dead
         assert ignored == taken, f"{service}: {taken} not dead-lettered but {ignored} counted as ignored or handled"

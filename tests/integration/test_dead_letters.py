@@ -84,6 +84,23 @@ async def test_malformed_and_unknown_messages_are_dead_lettered_and_replayed_aft
     assert json.loads(unknown_letter.headers) == {}
 
 
+async def test_an_event_without_a_key_or_keyed_by_another_dossier_is_dead_lettered(bus: BusHarness) -> None:
+    """The key keeps a dossier's events in order on one partition: an event published without it, or under
+    another dossier's code, could be applied out of order, so it is refused with the reason, never applied."""
+    bus.start_relay()
+    bus.start_consumer()
+    other = "H56.14-261122-0043"
+    await bus.publish_raw(None, sequenced(KEY, 1).to_bytes(), partition=0)
+    await bus.publish_raw(other.encode(), sequenced(KEY, 2).to_bytes(), partition=0)
+    await bus.publish_raw(KEY.encode(), sequenced(KEY, 3).to_bytes(), partition=0)
+    await eventually(lambda: _effects_are(bus, [3]), 60, "the rightly keyed event behind the two")
+
+    letters = await list_dead_letters(bus.sessions, "bustest")
+    assert [(d.key, d.error_class) for d in letters] == [(None, "PoisonMessage"), (other, "PoisonMessage")]
+    assert "no key" in letters[0].error
+    assert other in letters[1].error and KEY in letters[1].error
+
+
 async def test_a_dead_letter_too_big_for_the_bus_is_kept_whole_and_published_as_a_preview(bus: BusHarness) -> None:
     """A several-MB message with a 300-character key: the table keeps it whole; the dead-letter topic gets its
     first bytes (the producer refuses a request over 1 MiB, and an unpublishable row would hold the outbox
