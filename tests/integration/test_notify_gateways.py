@@ -424,6 +424,34 @@ async def test_an_html_email_reaches_the_mailbox_with_its_vietnamese_subject(sta
     assert mail["headers"]["X-Lienthong-Notification-Id"] == message.id
 
 
+async def test_one_smtp_connection_carries_letter_after_letter_and_a_stale_one_is_replaced(stack: Stack) -> None:
+    sender = "motcua@lienthong.gov.vn"
+    recipient = f"{uuid.uuid4().hex[:8]}@example.vn"
+
+    def letter(n: int) -> OutgoingMessage:
+        return OutgoingMessage(
+            id=str(uuid.uuid4()), channel=Channel.EMAIL, recipient=recipient, subject=f"Thư {n}", body="Kính gửi"
+        )
+
+    async def arrived(count: int) -> list[dict[str, Any]] | None:
+        found: list[dict[str, Any]] = (await stack.http.get("/email/messages", params={"to": recipient})).json()
+        return found if len(found) == count else None
+
+    kept = SmtpEmailProvider(HOST, stack.smtp_port, sender, keep_s=300)
+    for n in range(3):
+        await kept.send(letter(n))
+    await poll(lambda: arrived(3), what="three letters")
+    assert kept.connections_opened == 1
+    await kept.close()
+
+    not_kept = SmtpEmailProvider(HOST, stack.smtp_port, sender, keep_s=0)
+    for n in range(3, 5):
+        await not_kept.send(letter(n))
+    await poll(lambda: arrived(5), what="two more letters")
+    assert not_kept.connections_opened == 2, "an idle connection older than keep_s is not reused"
+    await not_kept.close()
+
+
 async def test_the_old_failure_route_is_operator_a_and_unknown_operators_are_refused(stack: Stack) -> None:
     await stack.fail("sms", "reject", count=1)
     assert (await stack.http.get("/sandbox/failures")).json()["sms-a"]["mode"] == "reject"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -50,7 +52,11 @@ def _refused(exc: aiosmtplib.SMTPRecipientsRefused) -> bool:
 class SmtpEmailProvider:
     """Any SMTP relay. 5xx answers are permanent; 4xx answers and connection trouble are transient (a
     timeout or a disconnection once the letter went out is ambiguous). SMTP cannot be asked whether it
-    already has a message: ``lookup`` answers UNKNOWN."""
+    already has a message: ``lookup`` answers UNKNOWN.
+
+    A connection that sent a letter is kept for the next one (up to ``keep`` of them, each for ``keep_s``
+    seconds idle, well under the few minutes relays wait before closing an idle session); a connection that
+    failed in any way is closed, never reused."""
 
     channel = Channel.EMAIL
 
@@ -65,11 +71,17 @@ class SmtpEmailProvider:
         starttls: bool = False,
         timeout: float = 10.0,
         name: str = "smtp",
+        keep: int = 8,
+        keep_s: float = 5.0,
     ) -> None:
         self.name = name
         self._host, self._port, self._sender = host, port, sender
         self._username, self._password, self._starttls = username, password, starttls
         self._timeout = timeout
+        self._keep, self._keep_s = keep, keep_s
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._local_hostname = socket.getfqdn()  # aiosmtplib would look it up again for every connection
+        self.connections_opened = 0
 
     async def send(self, message: OutgoingMessage) -> Accepted:
         return await observed(self.name, self.channel.value, self._send(message))
@@ -78,31 +90,69 @@ class SmtpEmailProvider:
         email = build_email(message, self._sender)
         message_id = str(email["Message-ID"])
         try:
-            await aiosmtplib.send(
-                email,
-                hostname=self._host,
-                port=self._port,
-                username=self._username or None,
-                password=self._password or None,
-                start_tls=self._starttls,
-                timeout=self._timeout,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise ProviderError(f"recipient refused: {exc}", permanent=_refused(exc), provider=self.name) from exc
-        except aiosmtplib.SMTPResponseException as exc:
+            smtp = await self._connection()
+        except aiosmtplib.SMTPConnectError as exc:
+            raise ProviderError(f"SMTP unreachable: {exc!r}", permanent=False, provider=self.name) from exc
+        except aiosmtplib.SMTPResponseException as exc:  # the greeting, EHLO, STARTTLS or login refused
             raise ProviderError(
                 f"SMTP {exc.code}: {exc.message}", permanent=500 <= exc.code < 600, provider=self.name
             ) from exc
-        except aiosmtplib.SMTPConnectError as exc:
-            raise ProviderError(f"SMTP unreachable: {exc!r}", permanent=False, provider=self.name) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:  # before the letter: not ambiguous
+            raise ProviderError(f"SMTP unavailable: {exc!r}", permanent=False, provider=self.name) from exc
+        try:
+            await smtp.send_message(email)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            smtp.close()
+            raise ProviderError(f"recipient refused: {exc}", permanent=_refused(exc), provider=self.name) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            smtp.close()
+            raise ProviderError(
+                f"SMTP {exc.code}: {exc.message}", permanent=500 <= exc.code < 600, provider=self.name
+            ) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
             raise ProviderError(
                 f"SMTP unavailable: {exc!r}", permanent=False, provider=self.name, ambiguous=True
             ) from exc
+        except BaseException:
+            smtp.close()
+            raise
+        self._release(smtp)
         return Accepted(reference=message_id, provider=self.name)
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        """The most recently used idle connection still open and fresh enough, or a new one."""
+        while self._idle:
+            smtp, since = self._idle.pop()
+            if smtp.is_connected and time.monotonic() - since < self._keep_s:
+                return smtp
+            smtp.close()
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username or None,
+            password=self._password or None,
+            start_tls=self._starttls,
+            timeout=self._timeout,
+            local_hostname=self._local_hostname,
+        )
+        await smtp.connect()
+        self.connections_opened += 1
+        return smtp
+
+    def _release(self, smtp: aiosmtplib.SMTP) -> None:
+        if len(self._idle) < self._keep:
+            self._idle.append((smtp, time.monotonic()))
+        else:
+            smtp.close()
 
     async def lookup(self, notification_id: str) -> Lookup:
         return Lookup(LookupOutcome.UNKNOWN, provider=self.name)
 
     async def close(self) -> None:
-        """Each send opens its own connection: nothing to close."""
+        idle, self._idle = self._idle, []
+        for smtp, _ in idle:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                smtp.close()
