@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.infra import Broker, fresh_database_url, new_namespace, start_broker
+from tests.support.infra import Broker, drop_created_databases, fresh_database_url, new_namespace, start_broker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_databases_at_the_end() -> Iterator[None]:
+    yield
+    drop_created_databases()
 
 
 @pytest.fixture(scope="session")

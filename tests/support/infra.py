@@ -105,8 +105,12 @@ def postgres_admin_url() -> str | None:
     return os.environ.get("LIENTHONG_TEST_DATABASE_URL") or None
 
 
+_CREATED_DATABASES: list[str] = []
+
+
 def fresh_database_url(workdir: Path) -> str:
-    """A database URL template (``{service}`` per SQLite file) pointing at an empty database."""
+    """A database URL template (``{service}`` per SQLite file) pointing at an empty database. A PostgreSQL
+    one is dropped by ``drop_created_databases`` at the end of the test session."""
     admin = postgres_admin_url()
     if admin is None:
         target = workdir / f"db-{uuid.uuid4().hex[:8]}"
@@ -125,7 +129,33 @@ def fresh_database_url(workdir: Path) -> str:
             await conn.close()
 
     _run_in_thread(create())
+    _CREATED_DATABASES.append(name)
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_created_databases() -> int:
+    """Drop the PostgreSQL databases this session created (a server used again and again would fill up with
+    them); FORCE ends a connection a killed process left behind. The count dropped."""
+    admin = postgres_admin_url()
+    if admin is None or not _CREATED_DATABASES:
+        return 0
+    url = make_url(admin)
+    names, dropped = list(_CREATED_DATABASES), []
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(
+            user=url.username, password=url.password, host=url.host, port=url.port, database=url.database
+        )
+        try:
+            for name in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                dropped.append(name)
+        finally:
+            await conn.close()
+
+    _run_in_thread(drop())
+    _CREATED_DATABASES.clear()
+    return len(dropped)
 
 
 def _run_in_thread(coro: Coroutine[Any, Any, None]) -> None:
