@@ -15,6 +15,9 @@ from services.registry import SERVICES
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from shared.allocator import limit_arenas
+
+    limit_arenas()  # before any thread starts: see shared/allocator.py
     entry = SERVICES[args.service]
     settings = entry.settings_type().load()
     if args.port:
