@@ -15,7 +15,7 @@ from services.intake.handlers import handlers
 from services.intake.metrics import count_filings
 from services.intake.settings import IntakeSettings
 from shared.catalog import default_catalog_dir, load_catalog
-from shared.events.topics import NOTIFY_DELIVERY, ROUTING_STEP, SLA_CLOCK
+from shared.events.topics import consumed_by
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -38,7 +38,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             settings=s,
             migrations=MIGRATIONS,
             routers=[router, catalog_router, documents_router],
-            consumes=[ROUTING_STEP.name, SLA_CLOCK.name, NOTIFY_DELIVERY.name],
+            consumes=consumed_by("intake"),
             handlers=handlers,
             setup=setup,
             on_committed=count_filings,

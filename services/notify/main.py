@@ -29,7 +29,7 @@ from services.notify.sender import Sender
 from services.notify.settings import NotifySettings
 from services.notify.webhooks_api import router as webhooks_router
 from shared.db import is_sqlite
-from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP, SLA_CLOCK
+from shared.events.topics import consumed_by
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -115,7 +115,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             settings=s,
             migrations=MIGRATIONS,
             routers=[router, webhooks_router],
-            consumes=[INTAKE_DOSSIER.name, ROUTING_STEP.name, SLA_CLOCK.name],
+            consumes=consumed_by("notify"),
             handlers=build_handlers(notify),
             workers=[send_notifications, place_postal_orders, recount_gauges],
             setup=setup,

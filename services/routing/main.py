@@ -16,7 +16,7 @@ from services.routing.handlers import build_handlers
 from services.routing.inbox_api import router as inbox_router
 from services.routing.settings import RoutingSettings
 from shared.db import is_sqlite
-from shared.events.topics import INTAKE_DOSSIER
+from shared.events.topics import consumed_by
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -50,7 +50,7 @@ def create_app(settings: RoutingSettings | None = None, transport: httpx.AsyncBa
             settings=s,
             migrations=MIGRATIONS,
             routers=[router, inbox_router, actions_router, external_router],
-            consumes=[INTAKE_DOSSIER.name],
+            consumes=consumed_by("routing"),
             handlers=build_handlers(routing),
             workers=[connect_external_systems],
             setup=setup,

@@ -17,7 +17,7 @@ from services.sla.settings import SlaSettings
 from services.sla.slips_api import router as slips_router
 from services.sla.sweep import Sweeper
 from shared.db import is_sqlite
-from shared.events.topics import INTAKE_DOSSIER, ROUTING_STEP
+from shared.events.topics import consumed_by
 from shared.runtime import Runtime, ServiceSpec, create_service_app
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
             settings=s,
             migrations=MIGRATIONS,
             routers=[router, slips_router, report_router],
-            consumes=[INTAKE_DOSSIER.name, ROUTING_STEP.name],
+            consumes=consumed_by("sla"),
             handlers=build_handlers(sla),
             workers=[sweep_timers, count_for_gauges],
             setup=setup,

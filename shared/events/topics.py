@@ -11,16 +11,37 @@ class Topic:
     producer: str
     partitions: int
     description: str
+    consumers: tuple[str, ...]
+    """The services whose consumer group reads it (the group is named after the service)."""
 
 
-INTAKE_DOSSIER = Topic("intake.dossier.v1", "intake", 12, "Dossier lifecycle events published by intake.")
-ROUTING_STEP = Topic("routing.step.v1", "routing", 12, "Route, step and handover events published by routing.")
-SLA_CLOCK = Topic("sla.clock.v1", "sla", 12, "Clock, warning, overdue and attribution events published by sla.")
+INTAKE_DOSSIER = Topic(
+    "intake.dossier.v1", "intake", 12, "Dossier lifecycle events published by intake.", ("routing", "sla", "notify")
+)
+ROUTING_STEP = Topic(
+    "routing.step.v1",
+    "routing",
+    12,
+    "Route, step and handover events published by routing.",
+    ("intake", "sla", "notify"),
+)
+SLA_CLOCK = Topic(
+    "sla.clock.v1",
+    "sla",
+    12,
+    "Clock, warning, overdue and attribution events published by sla.",
+    ("intake", "notify"),
+)
 NOTIFY_DELIVERY = Topic(
-    "notify.delivery.v1", "notify", 12, "Notification and postal delivery events published by notify."
+    "notify.delivery.v1", "notify", 12, "Notification and postal delivery events published by notify.", ("intake",)
 )
 
 TOPICS: dict[str, Topic] = {t.name: t for t in (INTAKE_DOSSIER, ROUTING_STEP, SLA_CLOCK, NOTIFY_DELIVERY)}
+
+
+def consumed_by(service: str) -> list[str]:
+    """The topics a service's consumer reads, in the catalogue's order."""
+    return [t.name for t in TOPICS.values() if service in t.consumers]
 
 
 def dead_letter_topic(consumer: str) -> str:

@@ -20,7 +20,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from services.devstack import DevStack
 from shared.events.envelope import Envelope
 from shared.events.registry import EVENT_TYPES, is_known
-from shared.events.topics import TOPICS
+from shared.events.topics import TOPICS, consumed_by
 from tests.e2e.test_walking_skeleton import notifications, post_dossier
 from tests.fuzz.conftest import REPORT
 from tests.support.stacks import db_rows
@@ -28,12 +28,7 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.fuzz
 
-CONSUMERS: dict[str, list[str]] = {
-    "intake": ["routing.step.v1", "sla.clock.v1", "notify.delivery.v1"],
-    "routing": ["intake.dossier.v1"],
-    "sla": ["intake.dossier.v1", "routing.step.v1"],
-    "notify": ["intake.dossier.v1", "routing.step.v1", "sla.clock.v1"],
-}
+CONSUMERS = {service: consumed_by(service) for service in ("intake", "routing", "sla", "notify")}
 HUGE = 3 * 1024 * 1024
 """Several MB: over the 1 MB default of Kafka's message.max.bytes; sent only if the broker takes it."""
 

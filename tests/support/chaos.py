@@ -18,7 +18,7 @@ from services.notify.handlers import RECEIVED as NOTIFY_RECEIVED
 from services.notify.handlers import RESULT_READY as NOTIFY_RESULT_READY
 from services.notify.postal import CITIZEN_TEMPLATE
 from shared.events.delivery import PostalKind
-from shared.events.topics import INTAKE_DOSSIER, NOTIFY_DELIVERY, ROUTING_STEP, SLA_CLOCK, TOPICS
+from shared.events.topics import TOPICS, consumed_by
 from tests.support.notify_api import sandbox_get
 from tests.support.stacks import db_rows
 
@@ -29,12 +29,7 @@ RESULT_READY = {
     **{delivery.value: template for delivery, template in NOTIFY_RESULT_READY.items()},
     "postal": CITIZEN_TEMPLATE[PostalKind.DELIVERY],
 }
-CONSUMES = {
-    "intake": (ROUTING_STEP.name, SLA_CLOCK.name, NOTIFY_DELIVERY.name),
-    "routing": (INTAKE_DOSSIER.name,),
-    "sla": (INTAKE_DOSSIER.name, ROUTING_STEP.name),
-    "notify": (INTAKE_DOSSIER.name, ROUTING_STEP.name, SLA_CLOCK.name),
-}
+CONSUMES = {service: consumed_by(service) for service in ("intake", "routing", "sla", "notify")}
 OPEN_NOTIFICATIONS = ("created", "sending", "temporary-failure")
 SENT = ("sent", "delivered")
 

@@ -13,7 +13,7 @@ from shared.events import EVENT_TYPES, Envelope, new_envelope
 from shared.events.dossier import Channel, Contact, DossierAccepted
 from shared.events.schema_export import DOCS_DIR, asyncapi_document, event_schema, rendered_documents
 from shared.events.step import RoutePlanned
-from shared.events.topics import TOPICS
+from shared.events.topics import TOPICS, consumed_by
 
 ACCEPTED = DossierAccepted(
     procedure_code="1.003560.000.00.00.H56",
@@ -91,3 +91,13 @@ def test_event_ids_are_unique() -> None:
         for _ in range(100)
     }
     assert len(ids) == 100 and all(isinstance(i, uuid.UUID) for i in ids)
+
+
+def test_every_topic_is_read_by_other_services_and_each_service_reads_what_it_needs() -> None:
+    services = {"intake", "routing", "sla", "notify"}
+    for topic in TOPICS.values():
+        assert topic.consumers and set(topic.consumers) <= services, topic.name
+        assert topic.producer not in topic.consumers, f"{topic.producer} reads its own {topic.name}"
+    assert consumed_by("routing") == ["intake.dossier.v1"]  # it forwards what intake accepts
+    assert consumed_by("notify") == ["intake.dossier.v1", "routing.step.v1", "sla.clock.v1"]
+    assert "notify.delivery.v1" in consumed_by("intake"), "intake shows the citizen's delivery statuses"
