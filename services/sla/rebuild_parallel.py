@@ -3,12 +3,12 @@
 Each worker is a ``Replay`` of its own (services/sla/rebuild_replay.py) on its own connection to the same
 database: it decodes its groups' messages, writes their facts and inbox rows, projects their dossiers and
 writes their clock, step and timer rows, exactly as one replay does for every group. SQLite takes one
-writer at a time, so a worker whose write waits for the other's goes on decoding and projecting meanwhile
-(the write runs beside it); PostgreSQL takes both. The facts' ids are taken apart (worker *w* of *n*: the
-first id + *w*, then every *n*-th), so a dossier's facts keep their arrival order in their ids. A dossier
-whose events were in the groups of two workers (topics with different partition counts) is projected
-again at the end from all its facts in the database, as one replay does for a dossier found in a later
-group.
+writer at a time (the workers hand a lock over), so a worker whose write waits for the other's goes on
+decoding and projecting meanwhile (its writes are queued beside it); PostgreSQL takes both. The facts'
+ids are taken apart (worker *w* of *n*: the first id + *w*, then every *n*-th), so a dossier's facts keep
+their arrival order in their ids. A dossier whose events were in the groups of two workers (topics with
+different partition counts) is projected again at the end from all its facts in the database, as one
+replay does for a dossier found in a later group.
 
 The messages come from a ``GroupSource``, sent to each worker process (so it must pickle): called with a
 group's number in the worker, it gives the group's messages in batches, in partition order.
@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.context import Sla
 from services.sla.projection import load_histories
-from services.sla.rebuild_replay import Progress, RebuildStats, Replay, paused_gc
+from services.sla.rebuild_replay import Progress, RebuildStats, Replay, WriteLock, paused_gc
 from services.sla.rebuild_rows import Rows, dossier_rows
 from services.sla.rebuild_store import BulkStore
 from shared.db import create_engine
@@ -79,6 +79,8 @@ class Done:
     cpu: float
     source_seconds: float = 0.0
     source_cpu: float = 0.0
+    began: float = 0.0
+    """When it began replaying (``time.time()``): its process started and its modules imported."""
 
 
 @dataclass
@@ -94,15 +96,17 @@ def plan(groups: Sequence[int], workers: int) -> list[tuple[int, ...]]:
 # ---- in the worker process ------------------------------------------------------------------------------
 
 
-def _worker(index: int, work: Work, updates: Any) -> None:
+def _worker(index: int, work: Work, updates: Any, lock: WriteLock | None) -> None:
+    began = time.time()
     try:
-        done = asyncio.run(_replay(index, work, updates))
+        done = asyncio.run(_replay(index, work, updates, lock))
+        done.began = began
         updates.put(("done", index, done))
     except BaseException:  # reported to the parent, which raises
         updates.put(("failed", index, traceback.format_exc()))
 
 
-async def _replay(index: int, work: Work, updates: Any) -> Done:
+async def _replay(index: int, work: Work, updates: Any, lock: WriteLock | None) -> Done:
     started, cpu = time.perf_counter(), time.process_time()
     shown = [0.0]
 
@@ -117,7 +121,9 @@ async def _replay(index: int, work: Work, updates: Any) -> Done:
     try:
         with paused_gc():
             async with BulkStore(engine, work.consumer) as store:
-                replay = Replay(store, work.sla, work.consumer, progress, work.now, fact_ids=work.fact_ids)
+                replay = Replay(
+                    store, work.sla, work.consumer, progress, work.now, fact_ids=work.fact_ids, write_lock=lock
+                )
                 for group in work.groups:
                     batches = work.source(group)
                     if isinstance(batches, AsyncIterable):
@@ -165,14 +171,16 @@ async def replay_in_parallel(
     shares = plan(groups, workers)
     context = multiprocessing.get_context("spawn")  # no copy of the parent's event loop and threads
     updates = context.Queue()
+    lock = context.Lock() if store.sqlite else None  # SQLite: one writer at a time, handed over at once
     processes = [
         context.Process(
             target=_worker,
-            args=(i, Work(url, sla, consumer, share, (first + i, len(shares)), now, source), updates),
+            args=(i, Work(url, sla, consumer, share, (first + i, len(shares)), now, source), updates, lock),
             name=f"sla-rebuild-{i}",
         )
         for i, share in enumerate(shares)
     ]
+    spawned = time.time()
     for p in processes:
         p.start()
     stats = ParallelStats()
@@ -186,8 +194,14 @@ async def replay_in_parallel(
     for d in done:
         _add(stats, d.stats)
     stats.workers = done
+    stats.add("workers_starting", max(d.began for d in done) - spawned)
+    stats.add("workers_started_to_done", max(d.seconds for d in done))
+    mark = time.perf_counter()
     await _project_again(store, sla, stats, [d.codes for d in done], now)
+    stats.add("project_again", time.perf_counter() - mark)
+    mark = time.perf_counter()
     await store.finish()
+    stats.add("finish", time.perf_counter() - mark)
     stats.seconds = time.perf_counter() - started
     if progress:
         progress(stats)

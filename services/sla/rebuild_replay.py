@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Union, cast
+from typing import Annotated, Any, Literal, Protocol, Union, cast
 
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,6 +35,12 @@ HISTORY_BATCH = 100_000
 """Facts and inbox rows per write."""
 PROJECT_BATCH = 20_000
 """Dossiers per projection write."""
+WRITES_IN_FLIGHT = 3
+
+
+class WriteLock(Protocol):
+    def acquire(self) -> bool: ...
+    def release(self) -> None: ...
 
 
 @dataclass
@@ -187,10 +193,13 @@ class Replay:
         now: datetime | None = None,
         *,
         fact_ids: tuple[int, int] | None = None,
+        write_lock: WriteLock | None = None,
     ) -> None:
         """``fact_ids``: the first id of its facts and the step between them (replays writing side by side
         take ids apart: the first from the same start, one step each); by default the store's next id, step 1.
-        A dossier's facts keep their arrival order in their ids either way."""
+        A dossier's facts keep their arrival order in their ids either way. ``write_lock``: held around each
+        write, when replays in other processes write to the same SQLite database (a write waiting for
+        SQLite's own lock sleeps in steps of up to 100 ms; this one wakes it at once)."""
         self._store = store
         self._sla = sla
         self._consumer = consumer
@@ -206,7 +215,8 @@ class Replay:
         self._seen: set[str] = set()
         self._facts: list[Row] = []
         self._inbox: list[Row] = []
-        self._pending: asyncio.Task[None] | None = None
+        self._pending: list[asyncio.Task[None]] = []
+        self._write_lock = write_lock
 
     async def start(self) -> None:
         if self._fact_ids is None:
@@ -240,27 +250,41 @@ class Replay:
         await self._store.finish()
 
     async def _write(self, write: Coroutine[Any, Any, None], phase: str) -> None:
-        """Start a write and go on decoding or projecting while SQLite or PostgreSQL works (the driver
-        leaves the GIL while it does); one write at a time on the store's connection."""
-        await self._written()
+        """Queue a write and go on decoding or projecting while SQLite or PostgreSQL works (the driver
+        leaves the GIL while it does): the writes run one after another on the store's connection, up to
+        ``WRITES_IN_FLIGHT`` queued (a write may wait for another replay's, with ``write_lock``)."""
+        if len(self._pending) >= WRITES_IN_FLIGHT:
+            await self._await(self._pending.pop(0))
+        before = self._pending[-1] if self._pending else None
+        lock = self._write_lock
 
         async def timed() -> None:
-            mark = time.perf_counter()
-            await write
-            self.stats.add(phase, time.perf_counter() - mark)
+            if before is not None:
+                await before
+            if lock is not None:
+                await asyncio.to_thread(lock.acquire)
+            try:
+                mark = time.perf_counter()
+                await write
+                self.stats.add(phase, time.perf_counter() - mark)
+            finally:
+                if lock is not None:
+                    lock.release()
 
-        self._pending = asyncio.create_task(timed())
+        self._pending.append(asyncio.create_task(timed()))
 
     async def written(self) -> None:
-        """Wait for the write in flight (and raise what it raised)."""
+        """Wait for the writes in flight (and raise what they raised)."""
         await self._written()
 
     async def _written(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            mark = time.perf_counter()
-            await pending
-            self.stats.add("wait_for_writes", time.perf_counter() - mark)
+        while self._pending:
+            await self._await(self._pending.pop(0))
+
+    async def _await(self, pending: asyncio.Task[None]) -> None:
+        mark = time.perf_counter()
+        await pending
+        self.stats.add("wait_for_writes", time.perf_counter() - mark)
 
     def _take(
         self,

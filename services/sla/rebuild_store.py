@@ -34,8 +34,8 @@ TABLES = {
 }
 PROJECTED = ("dossier_clock", "step_clock", "sla_timer")
 CHUNK = 500
-WAL_PAGES = 1_000_000
-"""Pages the WAL may grow to during a rebuild before it is copied into the database (4 GB at 4 KB)."""
+WAL_PAGES = 100_000
+"""Pages the WAL may grow to during a rebuild before it is copied into the database (400 MB at 4 KB)."""
 
 
 _TIMESTAMPS = frozenset(
@@ -86,8 +86,8 @@ class BulkStore:
         self._conn = await self.engine.connect()
         if self.sqlite:
             # Written again from the history if the rebuild fails: durability waits until the end. The WAL
-            # is copied into the database once, at the end (``finish``), not every thousand pages: the
-            # same pages of the indexes were written over and over.
+            # is copied into the database every 100,000 pages, not every thousand: the same pages of the
+            # indexes were written over and over.
             await self._pragma("synchronous=OFF", "cache_size=-1000000", f"wal_autocheckpoint={WAL_PAGES}")
         return self
 
