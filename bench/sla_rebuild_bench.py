@@ -16,8 +16,13 @@ Two measurements, clearly apart:
    the topics) exactly as the Kafka reader hands it the values it fetched: every message decoded and
    validated as sla's consumer does, facts and inbox rows written in bulk, each dossier projected once,
    clock, step and timer rows written in bulk. Generating a group's bytes is outside the timing; the
-   broker's part is not in it. The embedded broker keeps everything in memory and takes ~50,000 events/s
-   from one producer, so 30 million events (~18 GB) are not put on it.
+   broker's part is not in it. With ``--workers N`` (2 by default, as the machine has 2 cores) the groups
+   are shared out to N worker processes (``services.sla.rebuild_parallel``), each making its groups' bytes
+   a batch at a time and timing that apart: the wall time is the slowest worker's without its generation
+   plus what the parent does before and after; the CPU seconds are the parent's and the workers' without
+   generation (both with generation are in the figure too). ``--workers 1``: one process, as before.
+   The embedded broker keeps everything in memory and takes ~50,000 events/s from one producer, so 30
+   million events (~18 GB) are not put on it.
 2. **From the broker** (``--broker-dossiers``, 100,000): the same kind of history produced onto the
    embedded broker (started here, or ``--bootstrap``), then ``Rebuilder.run`` end to end: fetch from the
    first offsets, decode, write, project, and the consumer group's offsets committed. Its events/s, with
@@ -40,6 +45,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,7 +58,8 @@ from bench.inbox_bench import create_database, drop_database, say
 from services.sla.context import Sla
 from services.sla.main import MIGRATIONS
 from services.sla.rebuild import CONSUMER, TOPICS, Rebuilder
-from services.sla.rebuild_replay import RebuildStats, Replay
+from services.sla.rebuild_parallel import replay_in_parallel
+from services.sla.rebuild_replay import RebuildStats, Replay, paused_gc
 from services.sla.rebuild_store import BulkStore
 from services.sla.settings import SlaSettings
 from shared.bus.kafka import KafkaSettings, ensure_topics
@@ -121,6 +128,59 @@ def group_values(group: int, count: int, pool: list[Template]) -> list[bytes]:
     return [v for n in range(group, count, GROUPS) for _, _, v in dossier(n, pool[n % len(pool)])]
 
 
+Compiled = list[tuple[str, tuple[str, ...]]]
+"""A template's values as %-formats and the marks that fill them: ``dossier``'s bytes, made faster."""
+
+
+def compiled(template: Template) -> Compiled:
+    return [("%s".join(p.replace("%", "%%") for p in pieces[::2]), tuple(pieces[1::2])) for _, pieces in template]
+
+
+def values_of(n: int, template: Compiled) -> list[bytes]:
+    """The values ``dossier(n, …)`` gives (the same bytes)."""
+    fill = {"C": f"H56.{101 + n % 7}-2606{n % 28 + 1:02d}-{n:08d}"}
+    out = []
+    for k, (form, marks) in enumerate(template):
+        args = []
+        for mark in marks:
+            value = fill.get(mark)
+            if value is None:
+                if mark == "E":
+                    value = f"{n:08x}-{k:04x}-4000-8000-000000000001"
+                else:
+                    value = fill[mark] = f"{n:08x}-{int(mark[1:]):04x}-4000-8000-000000000002"
+            args.append(value)
+        out.append((form % tuple(args)).encode())
+    return out
+
+
+@dataclass
+class TemplateSource:
+    """A group's values made in the worker process that replays it, a batch at a time (the workers time
+    it apart, as the serial run leaves generation out)."""
+
+    count: int
+    pool: list[Template]
+    take: int = TAKE
+    _pool: list[Compiled] | None = None
+
+    def _compiled(self) -> list[Compiled]:
+        if self._pool is None:
+            self._pool = [compiled(t) for t in self.pool]
+        return self._pool
+
+    def __call__(self, group: int) -> Iterator[tuple[list[bytes | None], bool]]:
+        pool = self._compiled()
+        batch: list[bytes | None] = []
+        for n in range(group, self.count, GROUPS):
+            batch += values_of(n, pool[n % len(pool)])
+            if len(batch) >= self.take:
+                yield batch, False
+                batch = []
+        if batch:
+            yield batch, False
+
+
 # ---- measuring ------------------------------------------------------------------------------------------
 
 
@@ -151,31 +211,73 @@ async def in_memory(url: str, sla: Sla, count: int, pool: list[Template]) -> tup
     line = Line("rebuild (history in memory)")
     seconds = cpu = 0.0
     try:
-        await migrate(engine, "sla", MIGRATIONS)
-        async with BulkStore(engine, CONSUMER) as store:
-            replay = Replay(store, sla, CONSUMER, progress=line)
-            await replay.start()
-            for group in range(GROUPS):
-                mark = time.perf_counter()
-                values = group_values(group, count, pool)
-                line.offset += time.perf_counter() - mark
+        with paused_gc():
+            await migrate(engine, "sla", MIGRATIONS)
+            async with BulkStore(engine, CONSUMER) as store:
+                replay = Replay(store, sla, CONSUMER, progress=line)
+                await replay.start()
+                for group in range(GROUPS):
+                    mark = time.perf_counter()
+                    values = group_values(group, count, pool)
+                    line.offset += time.perf_counter() - mark
+                    mark, cpu_mark = time.perf_counter(), time.process_time()
+                    for start in range(0, len(values), TAKE):
+                        await replay.take(values[start : start + TAKE])
+                    del values
+                    await replay.end_group()
+                    await replay.written()
+                    seconds += time.perf_counter() - mark
+                    cpu += time.process_time() - cpu_mark
                 mark, cpu_mark = time.perf_counter(), time.process_time()
-                for start in range(0, len(values), TAKE):
-                    await replay.take(values[start : start + TAKE])
-                del values
-                await replay.end_group()
-                await replay.written()
+                await replay.finish()
                 seconds += time.perf_counter() - mark
                 cpu += time.process_time() - cpu_mark
-            mark, cpu_mark = time.perf_counter(), time.process_time()
-            await replay.finish()
-            seconds += time.perf_counter() - mark
-            cpu += time.process_time() - cpu_mark
-            replay.stats.seconds = seconds
+                replay.stats.seconds = seconds
     finally:
         await engine.dispose()
     say("")
     return replay.stats, seconds, cpu
+
+
+async def in_memory_parallel(
+    url: str, sla: Sla, count: int, pool: list[Template], workers: int
+) -> tuple[RebuildStats, float, float, dict[str, Any]]:
+    """The full count through ``replay_in_parallel``: each worker makes its groups' values itself, and its
+    seconds and CPU seconds in that are left out (the wall time: the slowest worker's without it, plus what
+    the parent does before and after). And the figures with generation in."""
+    engine = create_engine(url, "sla")
+    line = Line(f"rebuild (history in memory, {workers} workers)")
+    try:
+        await migrate(engine, "sla", MIGRATIONS)
+        async with BulkStore(engine, CONSUMER) as store:
+            mark, cpu_mark = time.perf_counter(), time.process_time()
+            stats = await replay_in_parallel(
+                store, sla, CONSUMER, range(GROUPS), TemplateSource(count, pool), workers=workers, progress=line
+            )
+            elapsed, parent_cpu = time.perf_counter() - mark, time.process_time() - cpu_mark
+    finally:
+        await engine.dispose()
+    say("")
+    done = stats.workers
+    slowest = max(d.seconds for d in done)
+    seconds = elapsed - slowest + max(d.seconds - d.source_seconds for d in done)
+    cpu = parent_cpu + sum(d.cpu - d.source_cpu for d in done)
+    extra = {
+        "workers": workers,
+        "seconds_with_generation": round(elapsed, 1),
+        "cpu_s_with_generation": round(parent_cpu + sum(d.cpu for d in done), 1),
+        "per_worker": [
+            {
+                "seconds": round(d.seconds, 1),
+                "generation_s": round(d.source_seconds, 1),
+                "cpu_s": round(d.cpu, 1),
+                "generation_cpu_s": round(d.source_cpu, 1),
+            }
+            for d in done
+        ],
+    }
+    stats.seconds = seconds
+    return stats, seconds, cpu, extra
 
 
 async def produce(kafka: KafkaSettings, count: int, pool: list[Template]) -> tuple[int, float]:
@@ -273,14 +375,23 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[str, list[dict[str, Any]],
     figures: list[dict[str, Any]] = []
     url, drop = database(args, tmp, "memory")
     load = round(os.getloadavg()[0], 2)  # other work on the machine shows in the wall times
+    extra: dict[str, Any] = {"workers": 1}
     try:
-        stats, seconds, cpu = asyncio.run(in_memory(url, sla, args.dossiers, pool))
+        if args.workers > 1:
+            stats, seconds, cpu, extra = asyncio.run(in_memory_parallel(url, sla, args.dossiers, pool, args.workers))
+        else:
+            stats, seconds, cpu = asyncio.run(in_memory(url, sla, args.dossiers, pool))
     finally:
         drop()
     if stats.poison or stats.facts != stats.events:
         raise RuntimeError(f"{stats.poison} messages left out, {stats.facts:,} facts of {stats.events:,} events")
     shape = {"dossiers": args.dossiers, "events": stats.events, "distinct_histories": len(pool)}
     source = "history in memory, handed to the rebuild as fetched values (no broker)"
+    if args.workers > 1:
+        source = (
+            f"history in memory, made batch by batch in each of {args.workers} worker processes as they replay "
+            "(generation timed apart and left out), no broker"
+        )
     full = args.dossiers >= FULL
     scale = FULL / args.dossiers
     figures += [
@@ -298,6 +409,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[str, list[dict[str, Any]],
             cpu_s=round(cpu, 1),
             loadavg_1m_before=load,
             loadavg_1m_after=round(os.getloadavg()[0], 2),
+            **extra,
             **shape,
         ),
         figure(
@@ -381,6 +493,9 @@ def main() -> int:
         "--broker-dossiers", type=int, default=100_000, help="dossiers rebuilt from the broker; 0: none"
     )
     parser.add_argument("--bootstrap", default=None, help="a running broker; default: the embedded one, started here")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes replaying the groups (1: one process, as before)"
+    )
     parser.add_argument("--templates", type=int, default=20_000, help="distinct histories the dossiers are drawn from")
     parser.add_argument("--profile", type=int, default=0, metavar="DOSSIERS", help="also profile a rebuild of so many")
     args = parser.parse_args()
