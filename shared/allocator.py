@@ -6,7 +6,8 @@ runs each SQLite connection in a thread of its own (a pool of 8, and up to 8 mor
 when returned), besides the event loop's. The 30-minute soak (bench/soak.py) measured routing and notify
 growing 12 and 22 MB an hour over the second half; sampled from inside (mallinfo2, Python's allocated
 blocks, SQLite's own memory counter, gc counts, tracemalloc), the memory in use stayed flat and the growth
-was free memory held in ~15 arenas: 1.4 → 20 MB of it in routing after 8 minutes, 3.6 → 15 MB in notify.
+was free memory held in 16 arenas (glibc's limit on a 2-core machine): 1.4 → 20 MB of it in routing after
+8 minutes, 3.6 → 15 MB in notify.
 With two arenas the freed memory is reused across threads instead of each thread's arena growing its own
 reserve. The cost is some contention between threads on an arena's lock, which these processes (one event
 loop and connection threads mostly waiting on SQLite) do not notice.
