@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from shared.events.dossier import Channel, NotificationChannel, ResultDelivery
+from shared.web.strings import NOT_BLANK
 
 _MOBILE = re.compile(r"^0[35789]\d{8}$")
 _LANDLINE = re.compile(r"^02\d{9}$")
@@ -59,9 +60,9 @@ PersonalId = Annotated[
     Field(examples=["001203004567"], json_schema_extra={"pattern": PERSONAL_ID_PATTERN}),
     AfterValidator(personal_id),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=2000)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=64)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=2000)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=64)]
 UnitCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,39}$")]
 
 
@@ -71,7 +72,13 @@ class ApplicantIn(BaseModel):
     full_name: Name = Field(examples=["Nguyễn Văn An"])
     id_number: PersonalId | None = None
     phone: Phone | None = None
-    email: EmailStr | None = Field(default=None, max_length=254, examples=["an.nguyen@example.vn"])
+    email: EmailStr | None = Field(
+        default=None,
+        max_length=254,
+        examples=["an.nguyen@example.vn"],
+        description="An address mail can reach: a domain reserved for special use (.test, .local, .invalid, "
+        "localhost and the like) is refused.",
+    )
     address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     notification_channels: list[NotificationChannel] | None = Field(
         default=None,
@@ -102,7 +109,7 @@ class ProxyIn(BaseModel):
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=300)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=300)]
     copies: int = Field(default=1, ge=1, le=100)
 
 
@@ -150,7 +157,7 @@ class DossierCreate(BackDated):
         examples=["H56.101"],
     )
     external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=100)] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=100)] | None
     ) = None
 
 

@@ -9,7 +9,9 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=2000)]
+from shared.web.strings import NOT_BLANK
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=2000)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
 
 
@@ -56,7 +58,7 @@ class SendBackIn(BackDated):
     )
 
     to_step_key: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S", max_length=60)] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=NOT_BLANK, max_length=60)] | None
     ) = None
     to_seq: int | None = Field(default=None, ge=1, le=1000)
     reason: Text
