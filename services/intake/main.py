@@ -17,6 +17,7 @@ from services.intake.settings import IntakeSettings
 from shared.catalog import default_catalog_dir, load_catalog
 from shared.events.topics import consumed_by
 from shared.runtime import Runtime, ServiceSpec, create_service_app
+from shared.web.openapi_links import document_links
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
@@ -30,7 +31,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         runtime.state["filing"] = filing
         runtime.state["catalog"] = catalog
 
-    return create_service_app(
+    app = create_service_app(
         ServiceSpec(
             name="intake",
             title="lienthong intake",
@@ -44,3 +45,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             on_committed=count_filings,
         )
     )
+    document_links(app, path="/v1/dossiers", method="post", status="201", parameter="code")
+    return app
