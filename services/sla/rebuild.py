@@ -1,7 +1,7 @@
 """Rebuilding sla's state from the event history: after its database is lost, or when a projection rule
 changed.
 
-    python -m services.sla.rebuild [--reset] [--no-commit]
+    python -m services.sla.rebuild [--reset] [--no-commit] [--workers N]
 
 Reads the topics sla's consumer reads (intake.dossier.v1, routing.step.v1) from their first offsets up to
 where they end when it gets there, with a consumer of its own (partitions assigned, no group membership).
@@ -18,6 +18,9 @@ Reading goes by partition number: a dossier's events have its code as their key,
 same number of partitions, so partition *p* of each (sla.clock.v1 too) holds every event of its dossiers; a group of
 partitions is read to its end, its dossiers projected, and its memory freed. A dossier found in a later
 group (topics with different partition counts) is projected again from all its facts in the database.
+With ``--workers`` above 1 (by default one a core, up to 4), worker processes read and replay the groups
+side by side (services/sla/rebuild_parallel.py), each from the broker with a consumer of its own, and
+tell where they stopped reading; those are the offsets sla's consumer group is given.
 
 Not done here: the clock events the normal consumer would publish (clock.started, dossier.closed, …)
 went out when the history happened and are not published again; counters of the process (metrics) start
@@ -33,14 +36,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.sla.context import Sla
+from services.sla.rebuild_parallel import Batch, Done, replay_in_parallel
 from services.sla.rebuild_replay import Progress, RebuildStats, Replay, paused_gc
 from services.sla.rebuild_store import BulkStore
 from services.sla.settings import SlaSettings
@@ -56,6 +63,7 @@ FETCH_RECORDS = 20_000
 HISTORY_BATCH = 100_000
 """Facts and inbox rows per write."""
 COMMIT_WAIT_S = 90.0
+WORKERS = 4
 PROJECT_BATCH = 20_000
 """Dossiers per projection write."""
 
@@ -70,11 +78,16 @@ class Rebuilder:
         consumer: str = CONSUMER,
         progress: Progress | None = None,
         now: datetime | None = None,
+        workers: int = 1,
     ) -> None:
+        """``workers``: more than one, the groups of partitions are read and replayed by so many worker
+        processes (services/sla/rebuild_parallel.py), each reading its partitions from the broker."""
         self._kafka = kafka
         self._consumer = consumer
+        self._store, self._sla, self._progress, self._now = store, sla, progress, now
+        self._workers = workers
         self._replay = Replay(store, sla, consumer, progress, now)
-        self.stats = self._replay.stats
+        self.stats: RebuildStats = self._replay.stats
 
     async def run(self, *, commit_offsets: bool = True) -> RebuildStats:
         with paused_gc():
@@ -112,10 +125,14 @@ class Rebuilder:
             # where each partition ends is read from the fetch responses (their high watermark).
             self.stats.total_events = sum(end[tp] - begin[tp] for tp in history)
             taken: dict[TopicPartition, int] = {}
-            for number in sorted({tp.partition for tp in history}):
-                group = [tp for tp in history if tp.partition == number]
-                taken.update(await self._rebuild_group(consumer, group, begin))
-            await self._replay.finish()
+            if self._workers > 1:
+                for done in await self._in_parallel(history, begin):
+                    taken.update((TopicPartition(*tp), offset) for tp, offset in done.positions.items())
+            else:
+                for number in sorted({tp.partition for tp in history}):
+                    group = [tp for tp in history if tp.partition == number]
+                    taken.update(await self._rebuild_group(consumer, group, begin))
+                await self._replay.finish()
             if commit_offsets:
                 # After the database holds everything: the normal consumer resumes where the history ended.
                 mine = [tp for tp in every if self._kafka.logical(tp.topic) != SLA_CLOCK.name]
@@ -123,8 +140,28 @@ class Rebuilder:
         finally:
             await consumer.stop()
         self.stats.seconds = time.perf_counter() - started
-        self._replay.progress()
+        if self._progress is not None:
+            self._progress(self.stats)
         return self.stats
+
+    async def _in_parallel(self, history: list[TopicPartition], begin: dict[TopicPartition, int]) -> list[Done]:
+        groups: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+        for tp in history:
+            groups[tp.partition].append((tp.topic, tp.partition, begin[tp]))
+        source = KafkaGroups(self._kafka, dict(groups), self._kafka.physical(SLA_CLOCK.name))
+        stats = await replay_in_parallel(
+            self._store,
+            self._sla,
+            self._consumer,
+            sorted(groups),
+            source,
+            workers=self._workers,
+            progress=self._progress,
+            now=self._now,
+            total_events=self.stats.total_events,
+        )
+        self.stats = stats
+        return stats.workers
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Give sla's consumer group the offsets, as a member of it: joined alone (sla is stopped), it is
@@ -181,6 +218,55 @@ class Rebuilder:
         return taken
 
 
+@dataclass(frozen=True)
+class KafkaGroups:
+    """The history on the broker as a worker process reads it: group *p* is partition *p* of every topic
+    read (``partitions``: physical topic, partition, first offset), read to its high watermark."""
+
+    kafka: KafkaSettings
+    partitions: dict[int, list[tuple[str, int, int]]]
+    own: str
+    """sla.clock.v1's physical name: its decisions become facts without inbox rows."""
+    taken: dict[tuple[str, int], int] = field(default_factory=dict, compare=False)
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        return dict(self.taken)
+
+    def __call__(self, group: int) -> AsyncIterator[Batch]:
+        return self._read(self.partitions.get(group, []))
+
+    async def _read(self, partitions: list[tuple[str, int, int]]) -> AsyncIterator[Batch]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            client_id=f"{self.kafka.client_id}-rebuild",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            request_timeout_ms=max(self.kafka.request_timeout_ms, 40_000),
+        )
+        await consumer.start()
+        try:
+            taken = {TopicPartition(t, p): offset for t, p, offset in partitions}
+            consumer.assign(list(taken))
+            for tp, offset in taken.items():
+                consumer.seek(tp, offset)
+            left = set(taken)
+            while left:
+                batch = await consumer.getmany(*left, timeout_ms=500, max_records=FETCH_RECORDS)
+                for tp, messages in batch.items():
+                    if messages:
+                        taken[tp] = messages[-1].offset + 1
+                        yield [m.value for m in messages], tp.topic == self.own
+                self.taken.update(((tp.topic, tp.partition), offset) for tp, offset in taken.items())
+                for tp in list(left):
+                    high = consumer.highwater(tp)
+                    if high is not None and taken[tp] >= high:
+                        left.discard(tp)
+        finally:
+            await consumer.stop()
+
+
 # ---- the command ------------------------------------------------------------------------------------
 
 
@@ -218,7 +304,12 @@ def kafka_settings(s: SlaSettings) -> KafkaSettings:
 
 
 async def rebuild(
-    settings: SlaSettings, *, reset: bool = False, progress: Progress | None = None, commit_offsets: bool = True
+    settings: SlaSettings,
+    *,
+    reset: bool = False,
+    progress: Progress | None = None,
+    commit_offsets: bool = True,
+    workers: int = 1,
 ) -> RebuildStats:
     """Rebuild sla's database named by ``settings`` from the broker it names. Refuses a database that
     already holds facts, projections or inbox rows of sla's consumer unless ``reset``."""
@@ -230,7 +321,8 @@ async def rebuild(
                 if not reset:
                     raise SystemExit(f"sla's database is not empty ({found}); --reset empties it first")
                 await store.reset()
-            rebuilder = Rebuilder(store, kafka_settings(settings), Sla.load(settings), progress=progress)
+            sla = Sla.load(settings)
+            rebuilder = Rebuilder(store, kafka_settings(settings), sla, progress=progress, workers=workers)
             return await rebuilder.run(commit_offsets=commit_offsets)
     finally:
         await engine.dispose()
@@ -247,11 +339,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-commit", action="store_true", help="leave sla's consumer group offsets as they are (a trial run)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(WORKERS, os.cpu_count() or 1),
+        help=f"processes replaying the groups of partitions side by side (default: the cores, at most {WORKERS})",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     settings = SlaSettings.load()
     stats = asyncio.run(
-        rebuild(settings, reset=args.reset, progress=StderrProgress(), commit_offsets=not args.no_commit)
+        rebuild(
+            settings,
+            reset=args.reset,
+            progress=StderrProgress(),
+            commit_offsets=not args.no_commit,
+            workers=args.workers,
+        )
     )
     summary = stats.as_dict()
     print(

@@ -22,7 +22,7 @@ import queue
 import time
 import traceback
 from collections import Counter
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -43,6 +43,12 @@ SHOWN_EVERY_S = 0.5
 
 class GroupSource(Protocol):
     def __call__(self, group: int) -> Iterable[Batch] | AsyncIterable[Batch]: ...
+
+
+class Positioned(Protocol):
+    def positions(self) -> dict[tuple[str, int], int]:
+        """Where it stopped reading: the next offset of each (topic, partition) it read."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class Done:
     source_cpu: float = 0.0
     began: float = 0.0
     """When it began replaying (``time.time()``): its process started and its modules imported."""
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    """The source's ``positions()``, if it has them (a broker's partitions read)."""
 
 
 @dataclass
@@ -125,13 +133,10 @@ async def _replay(index: int, work: Work, updates: Any, lock: WriteLock | None) 
                     store, work.sla, work.consumer, progress, work.now, fact_ids=work.fact_ids, write_lock=lock
                 )
                 for group in work.groups:
-                    batches = work.source(group)
-                    if isinstance(batches, AsyncIterable):
-                        raise TypeError("an asynchronous source is not supported yet")
-                    it = iter(batches)
+                    batches = _batches(work.source(group))
                     while True:
                         mark, cpu_mark = time.perf_counter(), time.process_time()
-                        batch = next(it, None)
+                        batch = await anext(batches, None)
                         source_s += time.perf_counter() - mark
                         source_cpu += time.process_time() - cpu_mark
                         if batch is None:
@@ -142,11 +147,28 @@ async def _replay(index: int, work: Work, updates: Any, lock: WriteLock | None) 
     finally:
         await engine.dispose()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return Done(replay.stats, replay.codes, seconds, cpu, source_s, source_cpu)
+    done = Done(replay.stats, replay.codes, seconds, cpu, source_s, source_cpu)
+    positioned = getattr(work.source, "positions", None)
+    if positioned is not None:
+        done.positions = positioned()
+    return done
+
+
+async def _batches(found: Iterable[Batch] | AsyncIterable[Batch]) -> AsyncIterator[Batch]:
+    if isinstance(found, AsyncIterable):
+        async for batch in found:
+            yield batch
+    else:
+        for batch in found:
+            yield batch
 
 
 def _counts(stats: RebuildStats) -> dict[str, int]:
-    return {f.name: getattr(stats, f.name) for f in fields(RebuildStats) if f.type in ("int", int)}
+    return {
+        f.name: getattr(stats, f.name)
+        for f in fields(RebuildStats)
+        if f.type in ("int", int) and f.name != "total_events"
+    }
 
 
 # ---- in the parent --------------------------------------------------------------------------------------
@@ -162,6 +184,7 @@ async def replay_in_parallel(
     workers: int = 2,
     progress: Progress | None = None,
     now: datetime | None = None,
+    total_events: int = 0,
 ) -> ParallelStats:
     """Replay ``groups`` from ``source`` into ``store``'s database with ``workers`` processes, then project
     again any dossier two of them saw, and finish the store (as ``Replay.finish``)."""
@@ -183,7 +206,7 @@ async def replay_in_parallel(
     spawned = time.time()
     for p in processes:
         p.start()
-    stats = ParallelStats()
+    stats = ParallelStats(total_events=total_events)
     try:
         done = await _collect(processes, updates, stats, progress or (lambda _stats: None))
     finally:

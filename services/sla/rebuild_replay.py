@@ -260,7 +260,11 @@ class Replay:
 
         async def timed() -> None:
             if before is not None:
-                await before
+                try:
+                    await before
+                except BaseException:
+                    write.close()  # the write before failed: this one never starts
+                    raise
             if lock is not None:
                 await asyncio.to_thread(lock.acquire)
             try:

@@ -126,9 +126,11 @@ async def consume(
         await task
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_a_rebuild_gives_the_normal_consumers_tables_and_the_consumer_resumes_after_it(
-    broker: Broker, namespace: str, engines: tuple[AsyncEngine, AsyncEngine], sla: Sla
+    broker: Broker, namespace: str, engines: tuple[AsyncEngine, AsyncEngine], sla: Sla, workers: int
 ) -> None:
+    """With ``workers`` 2, two processes read and replay the partitions side by side."""
     consumed, rebuilt = engines
     settings = kafka(broker, namespace)
     rng = random.Random(11)
@@ -140,7 +142,7 @@ async def test_a_rebuild_gives_the_normal_consumers_tables_and_the_consumer_resu
     await consume(consumed, settings, sla, len(events))  # it leaves sla's group at the end: the rebuild
     # reads from the first offsets whatever the group's, and sets the group's offsets again
     async with BulkStore(rebuilt, CONSUMER) as store:
-        stats = await Rebuilder(store, settings, sla).run()
+        stats = await Rebuilder(store, settings, sla, workers=workers).run()
     print(f"rebuild: {stats.as_dict()}")
     assert (stats.events, stats.facts, stats.poison, stats.duplicates) == (len(events), len(events), 0, 0)
     assert stats.dossiers == DOSSIERS and stats.clocks == DOSSIERS
