@@ -193,7 +193,7 @@ def one_rate(stack: DevStack, key: str, rate: float, seconds: float, settle_s: f
     def pct(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
 
-    row = {
+    row: dict[str, Any] = {
         "rate": rate,
         "posted_per_s": round(achieved, 1),
         "accepted": len(accepted),
