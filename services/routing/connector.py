@@ -127,7 +127,7 @@ class Connector:
                 log.exception("connector: cycle failed")
                 busy = False
             if not busy:
-                await asyncio.sleep(self._s.connector_poll_interval_s)
+                await self._routing.deliveries_due.wait(self._s.connector_poll_interval_s)
 
     async def cycle(self) -> bool:
         """One pass of both scans; True when a batch was full (more may be due at once)."""

@@ -10,6 +10,7 @@ from fastapi import Request
 from services.routing.settings import RoutingSettings
 from shared.calendar import WorkingCalendar
 from shared.catalog import Catalog, default_catalog_dir, load_catalog
+from shared.doorbell import Doorbell
 
 STATE_KEY = "routing"
 
@@ -37,6 +38,8 @@ class Routing:
     catalog: Catalog
     calendar: WorkingCalendar
     external: ExternalHandovers = field(default_factory=ExternalHandovers)
+    deliveries_due: Doorbell = field(default_factory=Doorbell, compare=False)
+    """Rung when a handover to an external system is queued: the connector sends it without waiting to poll."""
 
     @classmethod
     def load(cls, settings: RoutingSettings) -> Routing:

@@ -76,4 +76,5 @@ async def open_delivery(uow: UnitOfWork, routing: Routing, step: Step, handover:
         updated_at=now,
     )
     uow.session.add(delivery)
+    uow.after_commit(routing.deliveries_due.ring)
     return delivery

@@ -35,7 +35,13 @@ class RoutingSettings(ServiceSettings):
         default="", description="Routing's base URL as external systems reach it; default http://host:port."
     )
     connector_timeout_s: float = Field(default=10.0, gt=0, le=120)
-    connector_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    connector_poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the connector looks for retries coming due and acknowledgements overdue; a newly "
+        "queued handover rings it at once.",
+    )
     connector_backoff_initial_s: float = Field(default=5.0, gt=0, le=3600)
     connector_backoff_max_s: float = Field(default=600.0, gt=0, le=86_400)
     connector_max_failures: int = Field(
