@@ -49,6 +49,9 @@ class Api:
         self.give_up_s = give_up_s
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self.client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0, connect=5.0))
+        # Requests wait here rather than in httpx's pool, whose every hand-over scans all queued requests: with
+        # thousands queued on a starved machine the generator spent its time there and stalled.
+        self._slots = asyncio.Semaphore(connections)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -78,9 +81,10 @@ class Api:
         while True:
             reason: str
             try:
-                response = await self.client.request(
-                    method, url, json=body, headers=self._headers(key, idempotency_key)
-                )
+                async with self._slots:
+                    response = await self.client.request(
+                        method, url, json=body, headers=self._headers(key, idempotency_key)
+                    )
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__}"
             else:
