@@ -54,6 +54,7 @@ class RetryPolicy:
 
 
 COMMIT_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 30.0
 
 
 class ConsumerRestart(KafkaError):  # type: ignore[misc]
@@ -161,6 +162,7 @@ class ConsumerRunner:
             self.ready.set()
             while not self._stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+                metrics.CONSUMER_LAST_POLL.labels(self.name).set_to_current_time()
                 async with self._lock:
                     if not self._stopping.is_set():
                         # Partition after partition: each partition's messages stay in their order.
@@ -181,7 +183,16 @@ class ConsumerRunner:
             finally:
                 self._pending.clear()
                 self._positions.clear()
-                await consumer.stop()
+                await self._close(consumer)
+
+    async def _close(self, consumer: AIOKafkaConsumer) -> None:
+        """aiokafka's stop waits for the group's coordination task; leaving after a broker outage, it once never
+        returned (chaos on Apache Kafka: sla's lag frozen for minutes while the service answered ready), so the
+        wait is bounded and the rejoin goes on with a new client."""
+        try:
+            await asyncio.wait_for(consumer.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("consumer %s: old client not stopped in %.0fs; rejoining anyway", self.name, STOP_TIMEOUT_S)
 
     async def _commit(self, consumer: AIOKafkaConsumer | None = None) -> None:
         consumer = consumer or self._consumer
