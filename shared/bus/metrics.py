@@ -32,6 +32,12 @@ CONSUMER_LAG = Gauge(
     "Messages behind the partition's high watermark.",
     ["consumer", "topic", "partition"],
 )
+CONSUMER_LAST_POLL = Gauge(
+    "lienthong_consumer_last_poll_timestamp_seconds",
+    "When the consumer last asked the broker for messages (it does at least every half second while it runs); "
+    "a consumer that stopped polling leaves its lag series frozen, so this is how a stall shows.",
+    ["consumer"],
+)
 HANDLER_DURATION = Histogram(
     "lienthong_handler_duration_seconds",
     "Time to process one message, database commit included.",
