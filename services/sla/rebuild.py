@@ -98,16 +98,7 @@ class Rebuilder:
         topics = [*TOPICS, SLA_CLOCK.name, replay_topic(self._consumer)]
         await ensure_topics(self._kafka, topics)
         await self._replay.start()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
-            client_id=f"{self._kafka.client_id}-rebuild",
-            group_id=self._kafka.physical(self._consumer),
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-            request_timeout_ms=max(self._kafka.request_timeout_ms, 40_000),
-        )
+        consumer = reading_consumer(self._kafka, group_id=self._kafka.physical(self._consumer))
         await consumer.start()
         try:
             await consumer.topics()  # metadata of every topic
@@ -236,15 +227,7 @@ class KafkaGroups:
         return self._read(self.partitions.get(group, []))
 
     async def _read(self, partitions: list[tuple[str, int, int]]) -> AsyncIterator[Batch]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
-            client_id=f"{self.kafka.client_id}-rebuild",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-            request_timeout_ms=max(self.kafka.request_timeout_ms, 40_000),
-        )
+        consumer = reading_consumer(self.kafka)
         await consumer.start()
         try:
             taken = {TopicPartition(t, p): offset for t, p, offset in partitions}
@@ -369,3 +352,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def reading_consumer(kafka: KafkaSettings, group_id: str | None = None) -> AIOKafkaConsumer:
+    """A consumer for reading whole topics fast: large fetches, no auto-commit, from the first offset."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        client_id=f"{kafka.client_id}-rebuild",
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        request_timeout_ms=max(kafka.request_timeout_ms, 40_000),
+    )
