@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from shared.web.problem_docs import transform_openapi
+
 METHODS = ("get", "put", "post", "patch", "delete")
 
 
@@ -33,11 +35,6 @@ def links_from(schema: dict[str, Any], *, path: str, method: str, status: str, p
 
 
 def document_links(app: FastAPI, *, path: str, method: str, status: str, parameter: str) -> None:
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = links_from(generate(), path=path, method=method, status=status, parameter=parameter)
-        return app.openapi_schema
-
-    setattr(app, "openapi", openapi)  # noqa: B010 (FastAPI's documented override; mypy forbids assigning a method)
+    transform_openapi(
+        app, lambda schema: links_from(schema, path=path, method=method, status=status, parameter=parameter)
+    )

@@ -115,13 +115,18 @@ def problems_in_openapi(schema: dict[str, Any], routes: list[Any] | None = None)
     return schema
 
 
-def document_problems(app: FastAPI) -> None:
-    """Serve an OpenAPI document whose error responses are ``application/problem+json``."""
+def transform_openapi(app: FastAPI, transform: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Serve the app's OpenAPI document passed through ``transform`` once (transforms stack in call order)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems_in_openapi(generate(), app.routes)
+            app.openapi_schema = transform(generate())
         return app.openapi_schema
 
     setattr(app, "openapi", openapi)  # noqa: B010 (FastAPI's documented override; mypy forbids assigning a method)
+
+
+def document_problems(app: FastAPI) -> None:
+    """Serve an OpenAPI document whose error responses are ``application/problem+json``."""
+    transform_openapi(app, lambda schema: problems_in_openapi(schema, app.routes))
