@@ -25,8 +25,8 @@ tell where they stopped reading; those are the offsets sla's consumer group is g
 Not done here: the clock events the normal consumer would publish (clock.started, dossier.closed, …)
 went out when the history happened and are not published again; counters of the process (metrics) start
 from zero; the timers come back pending as the clock wants them now, including those whose instant has
-passed (the normal consumer on the same events gives the same), so the sweep fires those again unless
-they are marked fired (the timer events on sla.clock.v1 would tell which; not read yet). sla must not
+passed (the normal consumer on the same events gives the same), so the sweep fires those again, under the
+event ids they had (services/sla/timers.py ``fired_event_id``), which the consumers' inboxes skip. sla must not
 run while it rebuilds: the offsets are committed at the end by joining its group, which then waits for
 any other member to leave, and fails after ``COMMIT_WAIT_S``.
 """

@@ -9,6 +9,10 @@ The timers need no check here: the projection rewrites a dossier's pending timer
 will publish, in the same transaction as every fact of it. Only two kinds are written at the instant they
 fire, from the history as of that instant: the overdue dossier's responsible party, and the apology (its
 reason, responsible unit and proposed appointment), which is also recorded as a fact of the dossier.
+
+A timer's event has the same id each time it fires (``fired_event_id``): fired timers come back pending after
+a rebuild, and firing them again must not warn anyone twice. An event still in the outbox is not staged
+again; one already gone from it goes out again under its id, and the consumers' inboxes skip it.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from services.sla.context import Sla
 from services.sla.metrics import APOLOGIES, SWEEP_SECONDS, TIMERS_FIRED
 from services.sla.projection import PRODUCER, load_histories, record_decision, refresh
 from services.sla.tables import TimerRow
-from services.sla.timers import APOLOGY, DOSSIER_OVERDUE, dossier_timer, proposed_appointment
+from services.sla.timers import APOLOGY, DOSSIER_OVERDUE, dossier_timer, fired_event_id, proposed_appointment
 from services.sla.wording import apology_reason
+from shared.bus.tables import OutboxRecord
 from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events import Envelope, new_envelope
 from shared.events.clock import ApologyRequired
@@ -44,6 +49,7 @@ WRITTEN_WHEN_FIRED = (DOSSIER_OVERDUE, APOLOGY)
 @dataclass(frozen=True)
 class Claimed:
     dossier_code: str
+    key: str
     kind: str
     due_at: datetime
     payload: str | None
@@ -105,7 +111,7 @@ class Sweeper:
                     elif c.payload is not None:
                         batch.append(_envelope(c, _payload(c.kind, c.payload)))
                     TIMERS_FIRED.labels(c.kind).inc()
-                await uow.emit_many(batch)
+                await uow.emit_many(await _not_in_outbox(uow.session, batch))
                 for c in apologised:
                     await refresh(uow, self._sla, c.dossier_code, at, since=c.due_at)
         return len(claimed)
@@ -119,7 +125,13 @@ class Sweeper:
             update(TimerRow)
             .where(col(TimerRow.id).in_(due.scalar_subquery()))
             .values(fired_at=at)
-            .returning(col(TimerRow.dossier_code), col(TimerRow.kind), col(TimerRow.due_at), col(TimerRow.payload))
+            .returning(
+                col(TimerRow.dossier_code),
+                col(TimerRow.key),
+                col(TimerRow.kind),
+                col(TimerRow.due_at),
+                col(TimerRow.payload),
+            )
             .execution_options(synchronize_session=False)
         )
         rows = (await uow.session.execute(claim)).all()
@@ -158,8 +170,22 @@ class Sweeper:
 
 def _envelope(c: Claimed, payload: BaseModel) -> Envelope:
     return new_envelope(
-        type=c.kind, dossier_code=c.dossier_code, producer=PRODUCER, occurred_at=c.due_at, payload=payload
+        type=c.kind,
+        dossier_code=c.dossier_code,
+        producer=PRODUCER,
+        occurred_at=c.due_at,
+        payload=payload,
+        event_id=fired_event_id(c.dossier_code, c.key, c.due_at),
     )
+
+
+async def _not_in_outbox(session: AsyncSession, batch: list[Envelope]) -> list[Envelope]:
+    """The envelopes whose event the outbox does not hold already (a timer fired before a rebuild)."""
+    if not batch:
+        return batch
+    ids = [str(e.event_id) for e in batch]
+    held = set((await session.exec(select(OutboxRecord.event_id).where(col(OutboxRecord.event_id).in_(ids)))).all())
+    return [e for e in batch if str(e.event_id) not in held]
 
 
 def _payload(kind: str, raw: str) -> BaseModel:

@@ -15,8 +15,9 @@ reset) is moved while it has not fired.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -30,6 +31,14 @@ DOSSIER_DUE_SOON = "dossier.due_soon"
 DOSSIER_OVERDUE = "dossier.overdue"
 APOLOGY = "dossier.apology_required"
 KINDS = (STEP_DUE_SOON, STEP_OVERDUE, DOSSIER_DUE_SOON, DOSSIER_OVERDUE, APOLOGY)
+_FIRINGS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lienthong:sla:timer-fired")
+
+
+def fired_event_id(dossier_code: str, key: str, due_at: datetime) -> uuid.UUID:
+    """The id of the event a timer publishes when it fires: the same each time that timer fires at that
+    instant. A rebuild brings fired timers back pending, and the sweep fires them again; with the same id,
+    the outbox and every consumer's inbox take the event once, so no citizen is warned twice."""
+    return uuid.uuid5(_FIRINGS, f"{dossier_code}|{key}|{due_at.astimezone(UTC).isoformat()}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from services.sla.context import Sla
@@ -154,6 +155,48 @@ async def test_the_sweep_fires_each_due_timer_once_and_records_the_apology(store
         d = await uow.session.get(DossierClockRow, code)
     assert facts.count("dossier.apology_required") == 1
     assert d is not None and d.apologies == 1
+
+
+async def test_a_timer_fired_again_after_a_rebuild_publishes_the_same_event_once(store: Store, sla: Sla) -> None:
+    code = "H56.101-260309-0210"
+    h = open_history(code)
+    await feed(store, sla, h, list(range(len(h.facts))))
+    sweeper = Sweeper(store.units, sla, batch=100, interval_s=1, skip_locked=not is_sqlite(store.engine))
+    assert await sweeper.sweep(vn(2026, 3, 20)) == 5
+    warnings = ("step.due_soon", "step.overdue", "dossier.due_soon", "dossier.overdue")
+
+    async def published() -> dict[str, list[str]]:
+        async with store.units() as uow:
+            query = select(OutboxRecord).where(
+                col(OutboxRecord.key) == code, col(OutboxRecord.event_type).in_(warnings)
+            )
+            rows = (await uow.session.exec(query.order_by(col(OutboxRecord.id)))).all()
+        found: dict[str, list[str]] = {}
+        for r in rows:
+            found.setdefault(r.event_type, []).append(r.event_id)
+        return found
+
+    async def back_pending() -> None:
+        # What a rebuild leaves: the warnings it projects from the history come back pending (the apology does
+        # not, its fact is in the history).
+        async with store.units() as uow:
+            await uow.session.exec(
+                update(TimerRow)
+                .where(col(TimerRow.dossier_code) == code, col(TimerRow.kind).in_(warnings))
+                .values(fired_at=None)
+            )
+
+    first = await published()
+    assert sorted(first) == sorted(warnings) and all(len(ids) == 1 for ids in first.values())
+    await back_pending()
+    assert await sweeper.sweep(vn(2026, 3, 21)) == 4
+    assert await published() == first  # still in the outbox: not staged again
+
+    async with store.units() as uow:  # past the outbox's retention: the rows are gone
+        await uow.session.exec(delete(OutboxRecord).where(col(OutboxRecord.key) == code))
+    await back_pending()
+    assert await sweeper.sweep(vn(2026, 3, 22)) == 4
+    assert await published() == first  # out again, under the same ids: the consumers' inboxes skip them
 
 
 @pytest.mark.parametrize(
