@@ -55,11 +55,12 @@ def records(count: int, sla: Sla) -> list[ConsumerRecord[bytes, bytes]]:
     out: list[ConsumerRecord[bytes, bytes]] = []
     offsets: dict[tuple[str, int], int] = {}
     for h in histories(count, SEED, sla.calendar, vn(2026, 6, 1, 7), 120):
+        key = h.code.encode()
         for e in envelopes(h, rng, stamp):
-            partition = zlib.crc32(e.key) % partitions_for(e.topic)
+            partition = zlib.crc32(key) % partitions_for(e.topic)
             offset = offsets[(e.topic, partition)] = offsets.get((e.topic, partition), -1) + 1
             out.append(
-                ConsumerRecord(e.topic, partition, offset, 0, 0, e.key, e.value, None, len(e.key), len(e.value), [])
+                ConsumerRecord(e.topic, partition, offset, 0, 0, key, e.value, None, len(key), len(e.value), [])
             )
     return out
 

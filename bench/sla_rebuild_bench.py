@@ -13,7 +13,7 @@ Two measurements, clearly apart:
 
 1. **Full count, history in memory** (``--dossiers``, 2,000,000): the events' bytes are handed to the
    rebuild (``services.sla.rebuild_replay.Replay``) group by group (12 groups, as the 12 partitions of
-   the topics) exactly as the Kafka reader hands it the values it fetched: every message decoded and
+   the topics) exactly as the Kafka reader hands it the keys and values it fetched: every message decoded and
    validated as sla's consumer does, facts and inbox rows written in bulk, each dossier projected once,
    clock, step and timer rows written in bulk. Generating a group's bytes is outside the timing; the
    broker's part is not in it. With ``--workers N`` (2 by default, as the machine has 2 cores) the groups
@@ -58,8 +58,8 @@ from bench.inbox_bench import create_database, drop_database, say
 from services.sla.context import Sla
 from services.sla.main import MIGRATIONS
 from services.sla.rebuild import CONSUMER, TOPICS, Rebuilder
-from services.sla.rebuild_parallel import replay_in_parallel
-from services.sla.rebuild_replay import RebuildStats, Replay, paused_gc
+from services.sla.rebuild_parallel import Batch, replay_in_parallel
+from services.sla.rebuild_replay import Message, RebuildStats, Replay, paused_gc
 from services.sla.rebuild_store import BulkStore
 from services.sla.settings import SlaSettings
 from shared.bus.kafka import KafkaSettings, ensure_topics
@@ -124,8 +124,8 @@ def dossier(n: int, template: Template) -> Iterator[tuple[str, bytes, bytes]]:
         yield topic, code.encode(), "".join(out).encode()
 
 
-def group_values(group: int, count: int, pool: list[Template]) -> list[bytes]:
-    return [v for n in range(group, count, GROUPS) for _, _, v in dossier(n, pool[n % len(pool)])]
+def group_messages(group: int, count: int, pool: list[Template]) -> list[Message]:
+    return [(k, v) for n in range(group, count, GROUPS) for _, k, v in dossier(n, pool[n % len(pool)])]
 
 
 Compiled = list[tuple[str, tuple[str, ...]]]
@@ -136,10 +136,11 @@ def compiled(template: Template) -> Compiled:
     return [("%s".join(p.replace("%", "%%") for p in pieces[::2]), tuple(pieces[1::2])) for _, pieces in template]
 
 
-def values_of(n: int, template: Compiled) -> list[bytes]:
-    """The values ``dossier(n, …)`` gives (the same bytes)."""
+def messages_of(n: int, template: Compiled) -> list[Message]:
+    """The keys and values ``dossier(n, …)`` gives (the same bytes)."""
     fill = {"C": f"H56.{101 + n % 7}-2606{n % 28 + 1:02d}-{n:08d}"}
-    out = []
+    key = fill["C"].encode()
+    out: list[Message] = []
     for k, (form, marks) in enumerate(template):
         args = []
         for mark in marks:
@@ -150,7 +151,7 @@ def values_of(n: int, template: Compiled) -> list[bytes]:
                 else:
                     value = fill[mark] = f"{n:08x}-{int(mark[1:]):04x}-4000-8000-000000000002"
             args.append(value)
-        out.append((form % tuple(args)).encode())
+        out.append((key, (form % tuple(args)).encode()))
     return out
 
 
@@ -169,11 +170,11 @@ class TemplateSource:
             self._pool = [compiled(t) for t in self.pool]
         return self._pool
 
-    def __call__(self, group: int) -> Iterator[tuple[list[bytes | None], bool]]:
+    def __call__(self, group: int) -> Iterator[Batch]:
         pool = self._compiled()
-        batch: list[bytes | None] = []
+        batch: list[Message] = []
         for n in range(group, self.count, GROUPS):
-            batch += values_of(n, pool[n % len(pool)])
+            batch += messages_of(n, pool[n % len(pool)])
             if len(batch) >= self.take:
                 yield batch, False
                 batch = []
@@ -218,12 +219,12 @@ async def in_memory(url: str, sla: Sla, count: int, pool: list[Template]) -> tup
                 await replay.start()
                 for group in range(GROUPS):
                     mark = time.perf_counter()
-                    values = group_values(group, count, pool)
+                    messages = group_messages(group, count, pool)
                     line.offset += time.perf_counter() - mark
                     mark, cpu_mark = time.perf_counter(), time.process_time()
-                    for start in range(0, len(values), TAKE):
-                        await replay.take(values[start : start + TAKE])
-                    del values
+                    for start in range(0, len(messages), TAKE):
+                        await replay.take(messages[start : start + TAKE])
+                    del messages
                     await replay.end_group()
                     await replay.written()
                     seconds += time.perf_counter() - mark
@@ -386,7 +387,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[str, list[dict[str, Any]],
     if stats.poison or stats.facts != stats.events:
         raise RuntimeError(f"{stats.poison} messages left out, {stats.facts:,} facts of {stats.events:,} events")
     shape = {"dossiers": args.dossiers, "events": stats.events, "distinct_histories": len(pool)}
-    source = "history in memory, handed to the rebuild as fetched values (no broker)"
+    source = "history in memory, handed to the rebuild as fetched keys and values (no broker)"
     if args.workers > 1:
         source = (
             f"history in memory, made batch by batch in each of {args.workers} worker processes as they replay "

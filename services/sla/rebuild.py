@@ -200,7 +200,7 @@ class Rebuilder:
                     taken[tp] = messages[-1].offset + 1
             for tp, messages in batch.items():
                 own = self._kafka.logical(tp.topic) == SLA_CLOCK.name
-                await self._replay.take((m.value for m in messages), own=own)
+                await self._replay.take(((m.key, m.value) for m in messages), own=own)
             for tp in list(left):
                 high = consumer.highwater(tp)
                 if high is not None and taken[tp] >= high:
@@ -240,7 +240,7 @@ class KafkaGroups:
                 for tp, messages in batch.items():
                     if messages:
                         taken[tp] = messages[-1].offset + 1
-                        yield [m.value for m in messages], tp.topic == self.own
+                        yield [(m.key, m.value) for m in messages], tp.topic == self.own
                 self.taken.update(((tp.topic, tp.partition), offset) for tp, offset in taken.items())
                 for tp in list(left):
                     high = consumer.highwater(tp)

@@ -31,13 +31,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.sla.context import Sla
 from services.sla.projection import load_histories
-from services.sla.rebuild_replay import Progress, RebuildStats, Replay, WriteLock, paused_gc
+from services.sla.rebuild_replay import Message, Progress, RebuildStats, Replay, WriteLock, paused_gc
 from services.sla.rebuild_rows import Rows, dossier_rows
 from services.sla.rebuild_store import BulkStore
 from shared.db import create_engine
 
-Batch = tuple[list[bytes | None], bool]
-"""Messages' values in partition order, and whether they are of sla's own topic (its decisions)."""
+Batch = tuple[list[Message], bool]
+"""Messages (key, value) in partition order, and whether they are of sla's own topic (its decisions)."""
 SHOWN_EVERY_S = 0.5
 
 

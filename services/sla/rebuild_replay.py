@@ -31,6 +31,8 @@ from shared.events.registry import event_type, is_known
 from shared.events.topics import SLA_CLOCK
 
 log = logging.getLogger(__name__)
+Message = tuple[bytes | None, bytes | None]
+"""A message's key and value, as the broker gives them."""
 HISTORY_BATCH = 100_000
 """Facts and inbox rows per write."""
 PROJECT_BATCH = 20_000
@@ -225,15 +227,15 @@ class Replay:
     def progress(self) -> None:
         self._progress(self.stats)
 
-    async def take(self, values: Iterable[bytes | None], *, own: bool = False) -> None:
-        """A batch of messages' values, in partition order; ``own``: of sla's own topic (its decisions are
-        facts, without inbox rows: they were never consumed)."""
+    async def take(self, messages: Iterable[Message], *, own: bool = False) -> None:
+        """A batch of messages (key, value), in partition order; ``own``: of sla's own topic (its decisions
+        are facts, without inbox rows: they were never consumed)."""
         mark = time.perf_counter()
         recorded_at = datetime.now(UTC)
         histories, seen, facts = self._histories, self._seen, self._facts
         inbox = None if own else self._inbox
-        for raw in values:
-            self._take(raw, histories, seen, facts, inbox, recorded_at)
+        for key, raw in messages:
+            self._take(key, raw, histories, seen, facts, inbox, recorded_at)
         self.stats.add("decode", time.perf_counter() - mark)
         if len(self._facts) >= HISTORY_BATCH:
             await self._write_history()
@@ -292,6 +294,7 @@ class Replay:
 
     def _take(
         self,
+        key: bytes | None,
         raw: bytes | None,
         histories: dict[str, list[Fact]],
         seen: set[str],
@@ -309,6 +312,11 @@ class Replay:
                 self.stats.ignored += 1
             return
         event_id, code, type_, occurred_at, payload = taken
+        if key != code.encode():
+            # The consumer dead-letters what is not keyed by its dossier code (it may be out of order).
+            self.stats.poison += 1
+            log.warning("rebuild: a message not keyed by its dossier code is left out, as sla's consumer does")
+            return
         if event_id in seen:
             self.stats.duplicates += 1
             return

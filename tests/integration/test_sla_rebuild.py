@@ -6,7 +6,9 @@ agree; afterwards the normal consumer on the rebuilt database takes a new event 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -82,6 +84,13 @@ async def publish(settings: KafkaSettings, events: list[Event]) -> None:
         await producer.stop()
 
 
+def misaddressed(event: Event, key: bytes | None) -> Event:
+    """The event under a new id, with ``key`` instead of its dossier code."""
+    value = json.loads(event.value)
+    value["event_id"] = str(uuid.uuid4())
+    return Event(event.topic, key, json.dumps(value, ensure_ascii=False).encode(), event.type)
+
+
 async def rows(engine: AsyncEngine, sql: str) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
         return [dict(r._mapping) for r in (await conn.execute(text(sql))).all()]
@@ -136,15 +145,18 @@ async def test_a_rebuild_gives_the_normal_consumers_tables_and_the_consumer_resu
     rng = random.Random(11)
     generated = list(histories(DOSSIERS, 20_270_301, sla.calendar, FUTURE, 15))
     events = [e for h in generated for e in envelopes(h, rng, datetime.now(UTC))]
+    # Valid events under ids of their own, one without a key and one keyed by another dossier: sla's consumer
+    # dead-letters both (they may be out of order), and the rebuild leaves them out as well.
+    hostile = [misaddressed(events[3], None), misaddressed(events[7], b"H56.999-270301-9999")]
     await ensure_topics(settings, list(TOPICS))
-    await publish(settings, events)
+    await publish(settings, events + hostile)
 
     await consume(consumed, settings, sla, len(events))  # it leaves sla's group at the end: the rebuild
     # reads from the first offsets whatever the group's, and sets the group's offsets again
     async with BulkStore(rebuilt, CONSUMER) as store:
         stats = await Rebuilder(store, settings, sla, workers=workers).run()
     print(f"rebuild: {stats.as_dict()}")
-    assert (stats.events, stats.facts, stats.poison, stats.duplicates) == (len(events), len(events), 0, 0)
+    assert (stats.events, stats.facts, stats.poison, stats.duplicates) == (len(events) + 2, len(events), 2, 0)
     assert stats.dossiers == DOSSIERS and stats.clocks == DOSSIERS
 
     # The same facts and inbox rows (their ids and the instants they were recorded at aside) ...

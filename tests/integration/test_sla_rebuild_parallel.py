@@ -20,7 +20,7 @@ from services.sla.context import Sla
 from services.sla.main import MIGRATIONS
 from services.sla.rebuild import CONSUMER
 from services.sla.rebuild_parallel import Batch, InMemorySource, plan, replay_in_parallel
-from services.sla.rebuild_replay import Replay
+from services.sla.rebuild_replay import Message, Replay
 from services.sla.rebuild_store import BulkStore
 from services.sla.settings import SlaSettings
 from shared.db import create_engine, migrate
@@ -66,11 +66,11 @@ def grouped(sla: Sla) -> tuple[dict[int, list[Batch]], str]:
     dossier's first half in group 0 and its second half in group 1 (their workers differ); and its code."""
     rng = random.Random(3)
     generated = list(histories(DOSSIERS, 20_261_203, sla.calendar, FUTURE, 15))
-    values: dict[int, list[bytes | None]] = {g: [] for g in range(GROUPS)}
+    values: dict[int, list[Message]] = {g: [] for g in range(GROUPS)}
     for n, h in enumerate(generated[:-1]):
-        values[n % GROUPS] += [e.value for e in envelopes(h, rng, datetime.now(UTC))]
+        values[n % GROUPS] += [(e.key, e.value) for e in envelopes(h, rng, datetime.now(UTC))]
     split = generated[-1]
-    events = [e.value for e in envelopes(split, rng, datetime.now(UTC))]
+    events: list[Message] = [(e.key, e.value) for e in envelopes(split, rng, datetime.now(UTC))]
     half = len(events) // 2
     values[0] += events[:half]
     values[1] += events[half:]

@@ -36,7 +36,7 @@ class Event:
     """One event as it travels: its topic (logical name), key and value."""
 
     topic: str
-    key: bytes
+    key: bytes | None
     value: bytes
     type: str
 
