@@ -1,5 +1,5 @@
-"""The soak: `lienthong load` for half an hour at half the sustained pipeline rate on the embedded stack, to
-show that memory and latency stay flat.
+"""The soak: `lienthong load` for half an hour at half the rate this machine sustains for it (the pipeline's
+sustained rate, scaled to whole lives) on the embedded stack, to show that memory and latency stay flat.
 
 Starts what bench/pipeline_bench.py starts (the embedded broker, the sandbox SMTP server and gateways, the four
 services on SQLite), with LIENTHONG_ROUND_THE_CLOCK=true so units act at any hour and the sandbox post
@@ -34,8 +34,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.figures import save_figures, shown
-from bench.pipeline_bench import SERVICES
+from bench.figures import figure, save_figures, shown
+from bench.pipeline_bench import SERVICES, stack_cpu
 from bench.soak_probe import Probe
 from bench.soak_report import charts, draw_png, figures_of, write_csv
 from bench.soak_trend import Sample, assess
@@ -49,11 +49,18 @@ from shared.catalog import default_catalog_dir, load_catalog
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "var" / "bench"
 PIPELINE = OUT_DIR / "pipeline.json"
-FALLBACK_RATE = 2.0
+FALLBACK_RATE = 1.0
+LIFE_TO_FILING = 4.0
+"""How much more CPU a dossier of `lienthong load` takes (its whole life: the desk's acceptance, every step
+accepted and completed, supplements, payments, the return, every message) than the pipeline bench's dossier
+(its filing and first message). Measured on 3 December 2026: about 830 ms against 210 (the soak's
+soak_cpu_ms_per_dossier_* figures against pipeline.json's cpu_ms_per_dossier); at half the pipeline's rate
+the soak's load kept both cores busy and its latency climbed."""
 
 
 def default_rate(pipeline: Path = PIPELINE) -> tuple[float, str]:
-    """Half the sustained rate make bench measured, else 2 dossiers a second; and where it came from."""
+    """Half the rate this machine sustains for the soak's load: half the sustained rate make bench measured,
+    over ``LIFE_TO_FILING``; else 1 dossier a second; and where it came from."""
     try:
         found = json.loads(pipeline.read_text(encoding="utf-8"))
         sustained = float(next(f["value"] for f in found if f["name"] == "pipeline_dossiers_per_s_sqlite"))
@@ -61,7 +68,8 @@ def default_rate(pipeline: Path = PIPELINE) -> tuple[float, str]:
         return FALLBACK_RATE, f"no pipeline figure in {shown(pipeline)}: {FALLBACK_RATE:g}/s"
     if sustained <= 0:
         return FALLBACK_RATE, f"{shown(pipeline)} has no sustained rate (nothing met its p99): {FALLBACK_RATE:g}/s"
-    return sustained / 2, f"half the sustained {sustained:g}/s of {shown(pipeline)}"
+    rate = round(sustained / 2 / LIFE_TO_FILING, 2)
+    return rate, f"half the sustained {sustained:g}/s of {shown(pipeline)}, over {LIFE_TO_FILING:g} for whole lives"
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -108,7 +116,43 @@ def stack_config(var_dir: Path) -> StackConfig:
 # ---- the run ------------------------------------------------------------------------------------------
 
 
-async def soak(stack: DevStack, config: LoadConfig, every: float, progress: Progress) -> tuple[Report, list[Sample]]:
+class CpuUse:
+    """CPU seconds each process of the stack (and the load generator, this process) used between two
+    instants."""
+
+    def __init__(self, stack: DevStack) -> None:
+        self.stack = stack
+        self.start = self._now()
+        self.used: dict[str, float] = {}
+        self.wall_s = time.monotonic()
+
+    def _now(self) -> dict[str, float]:
+        return {**stack_cpu(self.stack), "load generator": time.process_time()}
+
+    def stop(self) -> None:
+        self.used = {name: cpu - self.start.get(name, 0.0) for name, cpu in self._now().items()}
+        self.wall_s = time.monotonic() - self.wall_s
+
+    def figures(self, dossiers: int) -> list[dict[str, object]]:
+        return cpu_figures(self.used, self.wall_s, dossiers)
+
+
+def cpu_figures(used: dict[str, float], wall_s: float, dossiers: int) -> list[dict[str, object]]:
+    """CPU ms per dossier filed, each process, and the cores busy on average: what a dossier's whole life costs
+    under this load, and how close to its ceiling the machine ran."""
+    per = max(1, dossiers)
+    found = [
+        figure(f"soak_cpu_ms_per_dossier_{name.replace(' ', '_')}", 1000 * cpu / per, "ms", None, None)
+        for name, cpu in used.items()
+    ]
+    busy = sum(used.values()) / wall_s if wall_s > 0 else 0.0
+    found.append(figure("soak_cores_busy", busy, "cores", None, None, cores=os.cpu_count()))
+    return found
+
+
+async def soak(
+    stack: DevStack, config: LoadConfig, every: float, progress: Progress, cpu: CpuUse
+) -> tuple[Report, list[Sample]]:
     """Run the load to its end, sampling the stack every ``every`` seconds meanwhile."""
     offers = catalogue_offers(load_catalog(default_catalog_dir()))
     probe = Probe(stack)
@@ -126,7 +170,9 @@ async def soak(stack: DevStack, config: LoadConfig, every: float, progress: Prog
             progress.show(status(samples[-1], config.duration_s))
             slot = int((time.monotonic() - started) // every) + 1
         progress.done()
-        return await load, samples
+        report = await load
+        cpu.stop()
+        return report, samples
     finally:
         load.cancel()
         await probe.close()
@@ -176,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             endpoints, rate=args.rate, duration_s=args.seconds, seed=args.seed, mix=mix, drain_s=args.drain
         )
         print(f"stack up in {tmp}; load run {config.run_id}", file=sys.stderr, flush=True)
-        report, samples = asyncio.run(soak(stack, config, args.every, Progress()))
+        cpu = CpuUse(stack)
+        report, samples = asyncio.run(soak(stack, config, args.every, Progress(), cpu))
     finally:
         stack.stop()
         if args.keep:
@@ -198,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = figures_of(
         samples, report, args.seconds, args.every, rate=args.rate, rate_source=args.rate_source, **paths
     )
+    figures += cpu.figures(report.filed)
     save_figures(figures, out_dir / "soak.json", f"; chart {png.name}, samples {samples_csv.name}")
     found = assess(samples, SERVICES, args.seconds, args.every).verdict
     label = {True: "flat", False: "NOT flat", None: "not judged"}[found.flat]

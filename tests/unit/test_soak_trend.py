@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench.soak import default_rate
+from bench.soak import cpu_figures, default_rate
 from bench.soak_png import BACKGROUND, PALETTE, SIZE, Panel, draw, nice_ticks
 from bench.soak_probe import NotifiedLatency, filing_metrics
 from bench.soak_trend import (
@@ -209,14 +209,24 @@ def test_filing_metrics_reads_intakes_histogram_and_filings() -> None:
     assert filing_metrics(text) == (((0.01, 6.0), (INF, 9.0)), 7)
 
 
-def test_the_default_rate_is_half_the_sustained_pipeline_rate_or_two(tmp_path: Path) -> None:
+def test_the_default_rate_is_half_the_sustained_pipeline_rate_scaled_to_whole_lives_or_one(tmp_path: Path) -> None:
     path = tmp_path / "pipeline.json"
-    assert default_rate(path)[0] == 2.0
+    assert default_rate(path)[0] == 1.0
+    path.write_text(json.dumps([{"name": "pipeline_dossiers_per_s_sqlite", "value": 8.0}]), encoding="utf-8")
+    assert default_rate(path) == (1.0, f"half the sustained 8/s of {path}, over 4 for whole lives")
     path.write_text(json.dumps([{"name": "pipeline_dossiers_per_s_sqlite", "value": 300.0}]), encoding="utf-8")
-    assert default_rate(path) == (150.0, f"half the sustained 300/s of {path}")
+    assert default_rate(path)[0] == 37.5
     path.write_text(json.dumps([{"name": "pipeline_dossiers_per_s_sqlite", "value": 0.0}]), encoding="utf-8")
     rate, source = default_rate(path)
-    assert rate == 2.0 and "no sustained rate" in source
+    assert rate == 1.0 and "no sustained rate" in source
+
+
+def test_the_cpu_figures_are_ms_per_dossier_filed_and_the_cores_busy() -> None:
+    found = {f["name"]: f for f in cpu_figures({"intake": 3.0, "load generator": 1.0}, 2.0, 10)}
+    assert found["soak_cpu_ms_per_dossier_intake"]["value"] == 300.0
+    assert found["soak_cpu_ms_per_dossier_load_generator"]["value"] == 100.0
+    assert found["soak_cores_busy"]["value"] == 2.0
+    assert cpu_figures({"intake": 1.0}, 0.0, 0)[0]["value"] == 1000.0
 
 
 def test_notified_latency_counts_each_accepted_dossier_once_from_its_acceptance_message(tmp_path: Path) -> None:
