@@ -43,11 +43,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sla_sweep_bench
 	$(BIN)/python -m bench.sla_rebuild_bench
 	$(BIN)/python -m bench.consumer_bench
-	$(BIN)/python -m bench.pipeline_bench
+	$(BIN)/python -m bench.pipeline_bench --runs 3
 	@if [ -n "$$LIENTHONG_BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python -m bench.intake_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
 	  $(BIN)/python -m bench.inbox_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
 	  $(BIN)/python -m bench.sla_sweep_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL"; fi
+	$(BIN)/python -m bench.summary
 
 ## make ops-tools: Debian's prometheus package (prometheus and promtool), for check-ops and check-dashboards
 ops-tools:

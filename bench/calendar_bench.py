@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -30,13 +31,22 @@ from shared.calendar.bulk import add_working_days_bulk
 OUTPUT = Path(__file__).resolve().parents[1] / "var" / "bench" / "calendar.json"
 FLOOR = "at least as fast as numpy.busday_offset on the same input"
 UTC_OFFSET = np.timedelta64(7, "h")
+RUNS = 5
 
 
 @dataclass(frozen=True)
 class Timing:
     name: str
     seconds: float
+    """The median of the runs."""
     count: int
+    runs: int = 1
+    spread_s: float = 0.0
+    """The slowest run less the fastest."""
+
+    @classmethod
+    def of(cls, name: str, seconds: list[float], count: int) -> Timing:
+        return cls(name, statistics.median(seconds), count, len(seconds), max(seconds) - min(seconds))
 
     @property
     def per_second(self) -> float:
@@ -51,13 +61,13 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def best_of(runs: int, work: Callable[[], Any]) -> float:
-    best = float("inf")
+def timed_runs(runs: int, work: Callable[[], Any]) -> list[float]:
+    found = []
     for _ in range(runs):
         started = time.perf_counter()
         work()
-        best = min(best, time.perf_counter() - started)
-    return best
+        found.append(time.perf_counter() - started)
+    return found
 
 
 def per_call(calendar: WorkingCalendar, instants: list[datetime], days: list[int]) -> tuple[float, list[datetime]]:
@@ -90,6 +100,7 @@ def figures(timings: list[Timing], reference: Timing) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for timing in timings:
         is_reference = timing is reference
+        spread = {"runs": timing.runs, "spread_pct": round(100 * timing.spread_s / timing.seconds, 1)}
         records += [
             {
                 "name": f"{timing.name}.deadlines_per_second",
@@ -97,6 +108,7 @@ def figures(timings: list[Timing], reference: Timing) -> list[dict[str, Any]]:
                 "unit": "deadlines/s",
                 "floor": None if is_reference else round(reference.per_second),
                 "floor_met": None if is_reference else timing.per_second >= reference.per_second,
+                **spread,
             },
             {
                 "name": f"{timing.name}.ns_per_deadline",
@@ -104,6 +116,7 @@ def figures(timings: list[Timing], reference: Timing) -> list[dict[str, Any]]:
                 "unit": "ns",
                 "floor": None if is_reference else round(reference.ns_each, 1),
                 "floor_met": None if is_reference else timing.ns_each <= reference.ns_each,
+                **spread,
             },
         ]
     return records
@@ -128,33 +141,34 @@ def main() -> None:
     seconds, results = per_call(calendar, aware, days.tolist())
     timed_per_call = Timing("calendar.add_working_days.per_call", seconds, args.count)
 
-    progress("(b) bulk, best of 5")
+    progress(f"(b) bulk, median of {RUNS}")
     add_working_days_bulk(calendar, instants[:1000], days[:1000])
     bulk = add_working_days_bulk(calendar, instants, days)
-    timed_bulk = Timing(
+    timed_bulk = Timing.of(
         "calendar.add_working_days_bulk",
-        best_of(5, lambda: add_working_days_bulk(calendar, instants, days)),
+        timed_runs(RUNS, lambda: add_working_days_bulk(calendar, instants, days)),
         args.count,
     )
     per_call_results = np.array([r.astimezone(UTC).replace(tzinfo=None) for r in results], dtype="datetime64[m]")
     mismatches = int(np.count_nonzero(per_call_results != bulk))
     progress(f"  bulk and per-call deadlines differ on {mismatches} of {args.count:,}")
 
-    progress("(c) numpy.busday_offset, best of 5")
+    progress(f"(c) numpy.busday_offset, median of {RUNS}")
     local_dates = (instants + UTC_OFFSET).astype("datetime64[D]")
     numpy_calendar = busday_calendar(calendar, date(2024, 1, 1), date(2028, 12, 31))
-    timed_numpy = Timing(
+    timed_numpy = Timing.of(
         "numpy.busday_offset",
-        best_of(5, lambda: np.busday_offset(local_dates, days, roll="forward", busdaycal=numpy_calendar)),
+        timed_runs(RUNS, lambda: np.busday_offset(local_dates, days, roll="forward", busdaycal=numpy_calendar)),
         args.count,
     )
 
     timings = [timed_per_call, timed_bulk, timed_numpy]
     print(f"\n{args.count:,} deadlines, N working days uniform in 1..30, instants in 2025–2026 ({VIETNAM_TZ})")
-    print(f"{'path':<40} {'deadlines/s':>14} {'ns/deadline':>12} {'× numpy speed':>14}")
+    print(f"{'path':<40} {'deadlines/s':>14} {'ns/deadline':>12} {'spread':>8} {'× numpy speed':>14}")
     for timing in timings:
         ratio = timed_numpy.ns_each / timing.ns_each
-        print(f"{timing.name:<40} {timing.per_second:>14,.0f} {timing.ns_each:>12,.1f} {ratio:>14.2f}")
+        spread = f"{100 * timing.spread_s / timing.seconds:.1f}%" if timing.runs > 1 else "1 run"
+        print(f"{timing.name:<40} {timing.per_second:>14,.0f} {timing.ns_each:>12,.1f} {spread:>8} {ratio:>14.2f}")
     print(f"floor ({FLOOR}): bulk {'met' if timed_bulk.ns_each <= timed_numpy.ns_each else 'NOT met'}")
     if mismatches:
         print(f"bulk and per-call disagree on {mismatches} deadlines")

@@ -23,10 +23,28 @@ def save_figures(figures: list[dict[str, Any]], target: Path, suffix: str = "") 
     """Write the figures as JSON to ``target`` and print them as a table; ``suffix`` ends the last line."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print()
+    print(table(figures))
+    print(f"written to {shown(target)}{suffix}")
+
+
+def table(figures: list[dict[str, Any]]) -> str:
+    """The figures, one a line: name, value, unit, floor, whether it was met, and the spread of the runs where a
+    figure is a median."""
     width = max([len("figure"), *(len(f["name"]) for f in figures)])
-    print(f"\n{'figure':<{width}} {'value':>12}  {'unit':<11} {'floor':>7}  met")
+    lines = [f"{'figure':<{width}} {'value':>12}  {'unit':<11} {'floor':>7}  {'met':<3}  spread"]
     for f in figures:
         floor = "" if f["floor"] is None else f"{f['floor']:g}"
         met = "" if f["floor_met"] is None else ("yes" if f["floor_met"] else "NO")
-        print(f"{f['name']:<{width}} {f['value']:>12,.1f}  {f['unit']:<11} {floor:>7}  {met}")
-    print(f"written to {shown(target)}{suffix}")
+        lines.append(f"{f['name']:<{width}} {f['value']:>12,.1f}  {f['unit']:<11} {floor:>7}  {met:<3}  {spread(f)}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def spread(f: dict[str, Any]) -> str:
+    """How far apart the runs behind a median were, as a figure's file records it (its own words vary)."""
+    if f.get("spread_pct") is not None:
+        return f"{f['spread_pct']:g}% over {f.get('runs', '?')} runs"
+    for key, unit in (("spread", f.get("unit", "")), ("spread_ms", "ms"), ("p99_spread_ms", "ms p99")):
+        if f.get(key) is not None:
+            return f"{f[key]:,.1f} {unit}".rstrip()
+    return ""
