@@ -59,9 +59,7 @@ def records(count: int, sla: Sla) -> list[ConsumerRecord[bytes, bytes]]:
         for e in envelopes(h, rng, stamp):
             partition = zlib.crc32(key) % partitions_for(e.topic)
             offset = offsets[(e.topic, partition)] = offsets.get((e.topic, partition), -1) + 1
-            out.append(
-                ConsumerRecord(e.topic, partition, offset, 0, 0, key, e.value, None, len(key), len(e.value), [])
-            )
+            out.append(ConsumerRecord(e.topic, partition, offset, 0, 0, key, e.value, None, len(key), len(e.value), []))
     return out
 
 
