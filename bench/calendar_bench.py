@@ -96,26 +96,27 @@ def busday_calendar(calendar: WorkingCalendar, first: date, last: date) -> np.bu
     return np.busdaycalendar(weekmask="1111100", holidays=np.array(weekdays_off, dtype="datetime64[D]"))
 
 
-def figures(timings: list[Timing], reference: Timing) -> list[dict[str, Any]]:
+def figures(timings: list[Timing], reference: Timing, judged: Timing) -> list[dict[str, Any]]:
+    """Each timing's figures; only ``judged`` (the bulk path) is held to the floor: ``reference``'s speed."""
     records: list[dict[str, Any]] = []
     for timing in timings:
-        is_reference = timing is reference
+        unjudged = timing is not judged
         spread = {"runs": timing.runs, "spread_pct": round(100 * timing.spread_s / timing.seconds, 1)}
         records += [
             {
                 "name": f"{timing.name}.deadlines_per_second",
                 "value": round(timing.per_second),
                 "unit": "deadlines/s",
-                "floor": None if is_reference else round(reference.per_second),
-                "floor_met": None if is_reference else timing.per_second >= reference.per_second,
+                "floor": None if unjudged else round(reference.per_second),
+                "floor_met": None if unjudged else timing.per_second >= reference.per_second,
                 **spread,
             },
             {
                 "name": f"{timing.name}.ns_per_deadline",
                 "value": round(timing.ns_each, 1),
                 "unit": "ns",
-                "floor": None if is_reference else round(reference.ns_each, 1),
-                "floor_met": None if is_reference else timing.ns_each <= reference.ns_each,
+                "floor": None if unjudged else round(reference.ns_each, 1),
+                "floor_met": None if unjudged else timing.ns_each <= reference.ns_each,
                 **spread,
             },
         ]
@@ -174,7 +175,7 @@ def main() -> None:
         print(f"bulk and per-call disagree on {mismatches} deadlines")
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(figures(timings, timed_numpy), indent=2) + "\n", encoding="utf-8")
+    args.output.write_text(json.dumps(figures(timings, timed_numpy, timed_bulk), indent=2) + "\n", encoding="utf-8")
     print(f"written {args.output}")
     if mismatches:
         sys.exit(1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.calendar_bench import Timing
+from bench.calendar_bench import figures as calendar_figures
 from bench.figures import figure, spread, table
 from bench.summary import figures_in, summary
 
@@ -38,3 +40,17 @@ def test_the_summary_reads_every_figures_file_and_names_the_floors_missed(tmp_pa
     assert "floors met: 1; missed: 1" in text
     assert text.splitlines()[-1].strip().startswith("pipeline_per_s (")
     assert summary({}) == "no figures yet: run make bench"
+
+
+def test_only_the_bulk_calendar_is_held_to_numpy_s_speed() -> None:
+    per_call, bulk, numpy = (
+        Timing.of("per_call", [5.0], 1000),
+        Timing.of("bulk", [0.04, 0.05, 0.06], 1000),
+        Timing.of("numpy", [0.06, 0.07], 1000),
+    )
+    found = {f["name"]: f for f in calendar_figures([per_call, bulk, numpy], numpy, bulk)}
+    assert found["bulk.deadlines_per_second"]["floor_met"] is True
+    assert found["bulk.deadlines_per_second"]["value"] == 20_000
+    assert found["bulk.ns_per_deadline"]["spread_pct"] == 40.0
+    assert found["per_call.deadlines_per_second"]["floor"] is None
+    assert found["numpy.ns_per_deadline"]["floor_met"] is None
