@@ -190,13 +190,14 @@ class Life:
             n += 1
 
     async def _accept(self, step: dict[str, Any]) -> None:
-        """Take the step once it is handed over (handovers fall on whole minutes), after a human pause."""
-        await self.think()
+        """Take the step once it is handed over, after a human pause from then. Handovers fall on whole minutes:
+        pausing before waiting for it had every unit take its steps at the same instant, once a minute."""
         while True:
             assigned = datetime.fromisoformat(step["assigned_at"]) if step.get("assigned_at") else None
             wait = (assigned - datetime.now(UTC)).total_seconds() if assigned else 0.0
             if wait > 0:
                 await asyncio.sleep(min(wait + 0.05, 120))
+            await self.think()
             response = await self.api.call(
                 "POST",
                 "routing",
