@@ -58,7 +58,15 @@ def test_a_short_soak_writes_its_figures_and_chart_and_ends_every_dossier_as_pla
         "soak_notified_p99_drift": "ratio",
         "soak_dossiers_off_plan": "dossiers",
     }
-    assert {name: f["unit"] for name, f in figures.items()} == expected
+    cpu = {name.removeprefix("soak_cpu_ms_per_dossier_"): f for name, f in figures.items() if "_cpu_ms_" in name}
+    assert {name: f["unit"] for name, f in figures.items() if name not in expected and "_cpu_ms_" not in name} == {
+        "soak_cores_busy": "cores"
+    }
+    assert {name: f["unit"] for name, f in figures.items() if name in expected} == expected
+    assert {*SERVICES, "broker", "load_generator"} <= set(cpu)
+    assert all(f["unit"] == "ms" and f["value"] >= 0 for f in cpu.values())
+    assert all(cpu[name]["value"] > 0 for name in (*SERVICES, "load_generator"))
+    assert 0 < figures["soak_cores_busy"]["value"] <= figures["soak_cores_busy"]["cores"]
     assert all({"value", "floor", "floor_met"} <= set(f) for f in figures.values())
     plan = figures["soak_dossiers_off_plan"]
     assert plan["value"] == 0 and plan["floor_met"] is True and plan["filed"] > 0 and plan["samples"] >= 2
