@@ -11,8 +11,8 @@ fire, from the history as of that instant: the overdue dossier's responsible par
 reason, responsible unit and proposed appointment), which is also recorded as a fact of the dossier.
 
 A timer's event has the same id each time it fires (``fired_event_id``): fired timers come back pending after
-a rebuild, and firing them again must not warn anyone twice. An event still in the outbox is not staged
-again; one already gone from it goes out again under its id, and the consumers' inboxes skip it.
+a rebuild, and firing them again must not warn anyone twice. The outbox does not stage an event it still
+holds; one already gone from it goes out again under its id, and the consumers' inboxes skip it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from services.sla.projection import PRODUCER, load_histories, record_decision, r
 from services.sla.tables import TimerRow
 from services.sla.timers import APOLOGY, DOSSIER_OVERDUE, dossier_timer, fired_event_id, proposed_appointment
 from services.sla.wording import apology_reason
-from shared.bus.tables import OutboxRecord
 from shared.bus.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.events import Envelope, new_envelope
 from shared.events.clock import ApologyRequired
@@ -111,7 +110,7 @@ class Sweeper:
                     elif c.payload is not None:
                         batch.append(_envelope(c, _payload(c.kind, c.payload)))
                     TIMERS_FIRED.labels(c.kind).inc()
-                await uow.emit_many(await _not_in_outbox(uow.session, batch))
+                await uow.emit_many(batch)
                 for c in apologised:
                     await refresh(uow, self._sla, c.dossier_code, at, since=c.due_at)
         return len(claimed)
@@ -177,15 +176,6 @@ def _envelope(c: Claimed, payload: BaseModel) -> Envelope:
         payload=payload,
         event_id=fired_event_id(c.dossier_code, c.key, c.due_at),
     )
-
-
-async def _not_in_outbox(session: AsyncSession, batch: list[Envelope]) -> list[Envelope]:
-    """The envelopes whose event the outbox does not hold already (a timer fired before a rebuild)."""
-    if not batch:
-        return batch
-    ids = [str(e.event_id) for e in batch]
-    held = set((await session.exec(select(OutboxRecord.event_id).where(col(OutboxRecord.event_id).in_(ids)))).all())
-    return [e for e in batch if str(e.event_id) not in held]
 
 
 def _payload(kind: str, raw: str) -> BaseModel:

@@ -7,7 +7,7 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus.tables import OUTBOX_SLOTS, OutboxRecord
@@ -37,7 +37,8 @@ def stage_event(session: AsyncSession, envelope: Envelope) -> OutboxRecord:
 
 async def stage_events(session: AsyncSession, envelopes: list[Envelope]) -> None:
     """Stage many events in one statement (a batch of timers firing): the same rows as ``stage_event``, in
-    order, without building an ORM object for each."""
+    order, without building an ORM object for each. An event the outbox already holds (its id) is left as it
+    is: an event made again under the same id (a timer fired again after a rebuild) is staged once."""
     if not envelopes:
         return
     headers = current_trace_headers()
@@ -45,7 +46,8 @@ async def stage_events(session: AsyncSession, envelopes: list[Envelope]) -> None
         _row(event_type(e.type).topic.name, e.dossier_code, e.to_bytes(), e.type, headers, str(e.event_id))
         for e in envelopes
     ]
-    await session.execute(insert(OutboxRecord), rows)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(dialect.insert(OutboxRecord).on_conflict_do_nothing(index_elements=["event_id"]), rows)
 
 
 def stage_raw(
