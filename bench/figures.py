@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "var" / "bench"
+"""Where every bench writes its figures."""
 
 
 def figure(name: str, value: float, unit: str, floor: float | None, floor_met: bool | None, **extra: Any) -> Any:

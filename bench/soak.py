@@ -34,7 +34,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.figures import figure, save_figures, shown
+from bench.figures import BENCH_DIR, figure, save_figures, shown
 from bench.pipeline_bench import SERVICES, stack_cpu
 from bench.soak_probe import Probe
 from bench.soak_report import charts, draw_png, figures_of, write_csv
@@ -46,9 +46,7 @@ from services.loadgen.province import offers as catalogue_offers
 from services.loadgen.run import LoadConfig, Progress, Report, run_load, summary
 from shared.catalog import default_catalog_dir, load_catalog
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT_DIR = ROOT / "var" / "bench"
-PIPELINE = OUT_DIR / "pipeline.json"
+PIPELINE = BENCH_DIR / "pipeline.json"
 FALLBACK_RATE = 1.0
 LIFE_TO_FILING = 4.0
 """How much more CPU a dossier of `lienthong load` takes (its whole life: the desk's acceptance, every step
@@ -81,7 +79,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--drain", type=float, default=600.0, help="seconds to let lives finish after filing stops")
     p.add_argument("--think", default="1,6", help="a person's pause between actions: LOW,HIGH seconds")
-    p.add_argument("--out-dir", type=Path, default=OUT_DIR, help="figures, chart and samples (load: ../load)")
+    p.add_argument("--out-dir", type=Path, default=BENCH_DIR, help="figures, chart and samples (load: ../load)")
     p.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, databases)")
     args = p.parse_args(argv)
     if args.rate is not None:
@@ -116,25 +114,9 @@ def stack_config(var_dir: Path) -> StackConfig:
 # ---- the run ------------------------------------------------------------------------------------------
 
 
-class CpuUse:
-    """CPU seconds each process of the stack (and the load generator, this process) used between two
-    instants."""
-
-    def __init__(self, stack: DevStack) -> None:
-        self.stack = stack
-        self.start = self._now()
-        self.used: dict[str, float] = {}
-        self.wall_s = time.monotonic()
-
-    def _now(self) -> dict[str, float]:
-        return {**stack_cpu(self.stack), "load generator": time.process_time()}
-
-    def stop(self) -> None:
-        self.used = {name: cpu - self.start.get(name, 0.0) for name, cpu in self._now().items()}
-        self.wall_s = time.monotonic() - self.wall_s
-
-    def figures(self, dossiers: int) -> list[dict[str, object]]:
-        return cpu_figures(self.used, self.wall_s, dossiers)
+def cpu_now(stack: DevStack) -> dict[str, float]:
+    """CPU seconds so far of each process of the stack and of the load generator (this process)."""
+    return {**stack_cpu(stack), "load generator": time.process_time()}
 
 
 def cpu_figures(used: dict[str, float], wall_s: float, dossiers: int) -> list[dict[str, object]]:
@@ -150,9 +132,7 @@ def cpu_figures(used: dict[str, float], wall_s: float, dossiers: int) -> list[di
     return found
 
 
-async def soak(
-    stack: DevStack, config: LoadConfig, every: float, progress: Progress, cpu: CpuUse
-) -> tuple[Report, list[Sample]]:
+async def soak(stack: DevStack, config: LoadConfig, every: float, progress: Progress) -> tuple[Report, list[Sample]]:
     """Run the load to its end, sampling the stack every ``every`` seconds meanwhile."""
     offers = catalogue_offers(load_catalog(default_catalog_dir()))
     probe = Probe(stack)
@@ -170,9 +150,7 @@ async def soak(
             progress.show(status(samples[-1], config.duration_s))
             slot = int((time.monotonic() - started) // every) + 1
         progress.done()
-        report = await load
-        cpu.stop()
-        return report, samples
+        return await load, samples
     finally:
         load.cancel()
         await probe.close()
@@ -222,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
             endpoints, rate=args.rate, duration_s=args.seconds, seed=args.seed, mix=mix, drain_s=args.drain
         )
         print(f"stack up in {tmp}; load run {config.run_id}", file=sys.stderr, flush=True)
-        cpu = CpuUse(stack)
-        report, samples = asyncio.run(soak(stack, config, args.every, Progress(), cpu))
+        cpu_before, started = cpu_now(stack), time.monotonic()
+        report, samples = asyncio.run(soak(stack, config, args.every, Progress()))
+        cpu_used = {name: cpu - cpu_before.get(name, 0.0) for name, cpu in cpu_now(stack).items()}
+        wall_s = time.monotonic() - started
     finally:
         stack.stop()
         if args.keep:
@@ -245,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = figures_of(
         samples, report, args.seconds, args.every, rate=args.rate, rate_source=args.rate_source, **paths
     )
-    figures += cpu.figures(report.filed)
+    figures += cpu_figures(cpu_used, wall_s, report.filed)
     save_figures(figures, out_dir / "soak.json", f"; chart {png.name}, samples {samples_csv.name}")
     found = assess(samples, SERVICES, args.seconds, args.every).verdict
     label = {True: "flat", False: "NOT flat", None: "not judged"}[found.flat]

@@ -11,9 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.figures import ROOT, shown, table
-
-BENCH_DIR = ROOT / "var" / "bench"
+from bench.figures import BENCH_DIR, shown, table
 
 
 def figures_in(directory: Path) -> dict[Path, list[dict[str, Any]]]:
