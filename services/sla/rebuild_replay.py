@@ -24,6 +24,7 @@ from services.sla.handlers import build_handlers
 from services.sla.projection import load_histories
 from services.sla.rebuild_rows import Row, Rows, dossier_rows
 from services.sla.rebuild_store import BulkStore
+from shared.bus.consumer import misaddressed
 from shared.bus.handlers import Handlers
 from shared.events.clock import AppointmentChange, AppointmentChanged
 from shared.events.envelope import Envelope
@@ -312,10 +313,9 @@ class Replay:
                 self.stats.ignored += 1
             return
         event_id, code, type_, occurred_at, payload = taken
-        if key != code.encode():
-            # The consumer dead-letters what is not keyed by its dossier code (it may be out of order).
+        if (wrong_key := misaddressed(key.decode("utf-8", "replace") if key is not None else None, code)) is not None:
             self.stats.poison += 1
-            log.warning("rebuild: a message not keyed by its dossier code is left out, as sla's consumer does")
+            log.warning("rebuild: left out, as sla's consumer dead-letters it: %s", wrong_key)
             return
         if event_id in seen:
             self.stats.duplicates += 1

@@ -66,6 +66,17 @@ class PoisonMessage(Exception):
     an invalid payload."""
 
 
+def misaddressed(key: str | None, dossier_code: str) -> str | None:
+    """Why a message is not keyed by its event's dossier code; None when it is. The key keeps one dossier's
+    events in order on one partition: a message keyed otherwise may overtake or be overtaken by that dossier's
+    others, so applying it could corrupt the state."""
+    if key == dossier_code:
+        return None
+    if key is None:
+        return "no key: events are keyed by their dossier code"
+    return f"key {key[:60]!r} is not the event's dossier code {dossier_code!r}"
+
+
 def decode(raw: bytes | None) -> Envelope:
     if raw is None:
         raise PoisonMessage("empty message (no value)")
@@ -253,14 +264,8 @@ class ConsumerRunner:
     def _work(self, failed: FailedMessage, value: bytes | None) -> Work | None:
         """The message decoded with its handler; None for a known type this consumer does not handle."""
         envelope = decode(value)
-        if failed.key != envelope.dossier_code:
-            # The key is what keeps one dossier's events in order on one partition; a message keyed otherwise
-            # may overtake or be overtaken by that dossier's others, so applying it could corrupt the state.
-            raise PoisonMessage(
-                "no key: events are keyed by their dossier code"
-                if failed.key is None
-                else f"key {failed.key[:60]!r} is not the event's dossier code {envelope.dossier_code!r}"
-            )
+        if (wrong_key := misaddressed(failed.key, envelope.dossier_code)) is not None:
+            raise PoisonMessage(wrong_key)
         registration = self.handlers.get(envelope.type)
         if registration is None:
             if not is_known(envelope.type):
