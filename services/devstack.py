@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -91,10 +92,41 @@ class StackConfig:
         return f"http://{self.host}:{self.external_port}"
 
 
+_PORTS_FLOOR = 10000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing is bound to, below the kernel's ephemeral range and not handed out before by this
+    process. A port from bind(0) lies in that range, where any outgoing connection (a service's own, to the
+    broker) may take it between this call and the service binding it, or while a killed service restarts."""
+    top = _ephemeral_start()
+    for _ in range(200):
+        port = random.randrange(_PORTS_FLOOR, top)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {_PORTS_FLOOR} and {top}")
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(unreadable: {exc})"
 
 
 def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -280,7 +312,8 @@ class DevStack:
         last = "no answer"
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{key} exited with {proc.returncode}; see {self.logs / (key + '.log')}")
+                log = self.logs / (key + ".log")
+                raise RuntimeError(f"{key} exited with {proc.returncode}; the end of {log}:\n{tail(log)}")
             try:
                 response = httpx.get(url, timeout=2)
                 if response.status_code == 200:
