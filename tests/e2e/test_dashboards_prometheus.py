@@ -227,7 +227,8 @@ def test_the_numbers_are_the_mornings(prometheus: Prometheus, morning: dict[str,
     )
     assert pending == 1
     assert by('max by (kind) (lienthong_notify_postal_orders{kind="pickup"})', "kind") == {"pickup": 1}
-    errors = prometheus.values('sum(lienthong_notify_provider_errors_total{channel="sms"})')
-    assert list(errors.values()) == [2], errors  # one refusal at each operator
+    # One refusal at each operator; a send that times out on a loaded machine is counted too.
+    errors = by('sum by (provider) (lienthong_notify_provider_errors_total{channel="sms"})', "provider")
+    assert len(errors) == 2 and min(errors.values()) >= 1, errors
     rules = prometheus.rule_health()
     assert rules and all(h == "ok" for h in rules.values()), {n: h for n, h in rules.items() if h != "ok"}
