@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from services.intake.access import may_act
-from services.intake.domain import DossierStatus, dossier_code, sequence_day
+from services.intake.domain import VN_TZ, DossierStatus, dossier_code, sequence_day
 from services.intake.lifecycle import Action, IllegalTransition, transition
 from services.intake.tables import Dossier, TimelineEntry
 from shared.bus.unit_of_work import UnitOfWork
@@ -28,6 +28,16 @@ _NEXT_SEQUENCE = text(
     "ON CONFLICT (unit_code, day) DO UPDATE SET last_value = dossier_sequence.last_value + 1 "
     "RETURNING last_value"
 )
+_NEXT_CODE_AND_NUMBER = text(
+    "INSERT INTO dossier_sequence (unit_code, day, last_value) VALUES (:unit, :day, 1), (:unit, :year, 1) "
+    "ON CONFLICT (unit_code, day) DO UPDATE SET last_value = dossier_sequence.last_value + 1 "
+    "RETURNING day, last_value"
+)
+
+
+def tracking_period(at: datetime) -> str:
+    """The tracking book (sổ theo dõi) numbers a unit's receipts per year."""
+    return str(at.astimezone(VN_TZ).year)
 
 
 async def next_number(uow: UnitOfWork, unit_code: str, period: str) -> int:
@@ -38,6 +48,14 @@ async def next_number(uow: UnitOfWork, unit_code: str, period: str) -> int:
 
 async def next_code(uow: UnitOfWork, unit_code: str, at: datetime) -> str:
     return dossier_code(unit_code, at, await next_number(uow, unit_code, sequence_day(at)))
+
+
+async def next_code_and_number(uow: UnitOfWork, unit_code: str, at: datetime) -> tuple[str, int]:
+    """A new dossier's code and its receipt's tracking number, in one statement (a desk accepts at once)."""
+    day, year = sequence_day(at), tracking_period(at)
+    result = await uow.session.execute(_NEXT_CODE_AND_NUMBER, {"unit": unit_code, "day": day, "year": year})
+    issued = {period: int(value) for period, value in result.all()}
+    return dossier_code(unit_code, at, issued[day]), issued[year]
 
 
 def contact_of(dossier: Dossier) -> Contact:

@@ -18,10 +18,12 @@ from services.intake.commands import (
     contact_of,
     load,
     next_code,
+    next_code_and_number,
     next_number,
     record,
+    tracking_period,
 )
-from services.intake.domain import VN_TZ, DossierStatus
+from services.intake.domain import DossierStatus
 from services.intake.lifecycle import Action
 from services.intake.schemas import AcceptIn, DossierCreate
 from services.intake.tables import Dossier
@@ -148,8 +150,12 @@ async def file_dossier(
     commune = commune_of(filing.directory, body, rules.interconnected, at)
     applicant = body.applicant
     statutory = rules.statutory_time
+    if accepting:
+        code, tracking_number = await next_code_and_number(uow, body.receiving_unit_code, at)
+    else:
+        code, tracking_number = await next_code(uow, body.receiving_unit_code, at), None
     dossier = Dossier(
-        code=await next_code(uow, body.receiving_unit_code, at),
+        code=code,
         procedure_code=body.procedure_code,
         procedure_name=rules.name,
         receiving_unit_code=body.receiving_unit_code,
@@ -180,8 +186,8 @@ async def file_dossier(
     )
     uow.session.add(dossier)
     actor = Actor(principal)
-    if accepting:
-        await _accept(uow, filing, dossier, actor, at)
+    if tracking_number is not None:
+        _accept(uow, filing, dossier, actor, at, tracking_number)
     else:
         record(
             uow,
@@ -205,12 +211,19 @@ async def accept(uow: UnitOfWork, filing: Filing, principal: Principal, code: st
     at = business_time(principal.has("import"), body.occurred_at)
     dossier = await load(uow, code)
     change_status(dossier, principal, Action.ACCEPT, at)
-    await _accept(uow, filing, dossier, Actor(principal), at, transitioned=True)
+    number = await next_number(uow, dossier.receiving_unit_code, tracking_period(at))
+    _accept(uow, filing, dossier, Actor(principal), at, number, transitioned=True)
     return dossier
 
 
-async def _accept(
-    uow: UnitOfWork, filing: Filing, dossier: Dossier, actor: Actor, at: datetime, transitioned: bool = False
+def _accept(
+    uow: UnitOfWork,
+    filing: Filing,
+    dossier: Dossier,
+    actor: Actor,
+    at: datetime,
+    tracking_number: int,
+    transitioned: bool = False,
 ) -> None:
     if not transitioned:
         dossier.status = DossierStatus.ACCEPTED.value
@@ -221,7 +234,7 @@ async def _accept(
     dossier.clock_starts_at = due.clock_starts_at
     dossier.appointment_at = due.due_at
     dossier.original_appointment_at = due.due_at
-    dossier.tracking_number = await next_number(uow, dossier.receiving_unit_code, str(at.astimezone(VN_TZ).year))
+    dossier.tracking_number = tracking_number
     record(
         uow,
         dossier,
