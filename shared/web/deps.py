@@ -14,18 +14,24 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
+# Every dependency is a coroutine, even one that awaits nothing: FastAPI runs a plain function in its thread
+# pool, a hand-off to another thread (and back) on every request.
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).sessions() as session:
+    async with runtime_of(request).sessions() as session:
         yield session
 
 
-def get_units(request: Request) -> UnitOfWorkFactory:
-    return get_runtime(request).units
+async def get_units(request: Request) -> UnitOfWorkFactory:
+    return runtime_of(request).units
 
 
 RuntimeDep = Annotated["Runtime", Depends(get_runtime)]
