@@ -39,6 +39,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.calendar_bench
 	$(BIN)/python -m bench.intake_bench
+	$(BIN)/python -m bench.intake_budget
 	$(BIN)/python -m bench.inbox_bench
 	$(BIN)/python -m bench.sla_sweep_bench
 	$(BIN)/python -m bench.sla_rebuild_bench
@@ -46,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline_bench --runs 3
 	@if [ -n "$$LIENTHONG_BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python -m bench.intake_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
+	  $(BIN)/python -m bench.intake_budget --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
 	  $(BIN)/python -m bench.inbox_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL" && \
 	  $(BIN)/python -m bench.sla_sweep_bench --database-url "$$LIENTHONG_BENCH_DATABASE_URL"; fi
 	$(BIN)/python -m bench.summary
