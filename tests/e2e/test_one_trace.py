@@ -123,6 +123,9 @@ def test_one_trace_from_the_portals_post_to_the_sms_operator(stack: DevStack, co
     spans = wait_until(the_trace, 60, "every service's spans in one trace")
     names = {(s.service, s.name) for s in spans}
     assert ("lienthong-intake", "POST /v1/dossiers") in names, sorted(names)
+    # A request is one span: not one more for each ASGI message it received or sent ("… http send").
+    post = [name for service, name in names if service == "lienthong-intake" and name.startswith("POST ")]
+    assert post == ["POST /v1/dossiers"], post
     assert ("lienthong-routing", "dossier.accepted process") in names
     assert ("lienthong-sla", "dossier.accepted process") in names
     assert ("lienthong-notify", "dossier.accepted process") in names
