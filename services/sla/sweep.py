@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -109,7 +110,8 @@ class Sweeper:
                             batch.append(_envelope(c, dossier_timer(clock, party)))
                     elif c.payload is not None:
                         batch.append(_envelope(c, _payload(c.kind, c.payload)))
-                    TIMERS_FIRED.labels(c.kind).inc()
+                for kind, fired in Counter(c.kind for c in claimed).items():
+                    TIMERS_FIRED.labels(kind).inc(fired)
                 await uow.emit_many(batch)
                 for c in apologised:
                     await refresh(uow, self._sla, c.dossier_code, at, since=c.due_at)

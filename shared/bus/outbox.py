@@ -41,7 +41,7 @@ async def stage_events(session: AsyncSession, envelopes: list[Envelope]) -> None
     is: an event made again under the same id (a timer fired again after a rebuild) is staged once."""
     if not envelopes:
         return
-    headers = current_trace_headers()
+    headers = encode_headers(current_trace_headers())  # one context for the whole batch
     rows = [
         _row(event_type(e.type).topic.name, e.dossier_code, e.to_bytes(), e.type, headers, str(e.event_id))
         for e in envelopes
@@ -61,13 +61,13 @@ def stage_raw(
     event_id: str | None = None,
 ) -> OutboxRecord:
     """Stage any message (dead letters and replays carry someone else's bytes)."""
-    row = OutboxRecord(**_row(topic, key, value, event_type, headers, event_id))
+    row = OutboxRecord(**_row(topic, key, value, event_type, encode_headers(headers), event_id))
     session.add(row)
     return row
 
 
 def _row(
-    topic: str, key: str | None, value: bytes, event_type: str, headers: dict[str, str], event_id: str | None
+    topic: str, key: str | None, value: bytes, event_type: str, encoded_headers: str, event_id: str | None
 ) -> dict[str, Any]:
     return {
         "event_id": event_id or str(uuid.uuid4()),
@@ -75,7 +75,7 @@ def _row(
         "key": key,
         "event_type": event_type,
         "value": value,
-        "headers": encode_headers(headers),
+        "headers": encoded_headers,
         "slot": slot_for(key),
         "created_at": datetime.now(UTC),
     }
