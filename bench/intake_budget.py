@@ -36,9 +36,15 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event, text
 
+from bench.bare_app import app as bare_app
 from bench.figures import BENCH_DIR, figure, save_figures
 from bench.intake_bench import BODY
 from services.devstack import SANDBOX_UNIT, dev_keys, free_port
+from services.intake.filing import file_dossier
+from services.intake.main import create_app
+from services.intake.schemas import DossierCreate
+from shared.runtime import Runtime
+from shared.web.auth import Principal
 
 CONCURRENCY = 8  # requests in flight, as intake_bench's lower levels
 BUDGET_MS = 1.0  # 1,000 filings a second on one event loop
@@ -99,10 +105,8 @@ async def statement_costs(app: FastAPI, total: int, sqlite_file: Path | None) ->
     return costs
 
 
-async def round_trips(runtime: Any, desk: Any, body: Any) -> int:
+async def round_trips(runtime: Runtime, desk: Principal, body: DossierCreate) -> int:
     """The statements one filing sends in its transaction, with its BEGIN and COMMIT."""
-    from services.intake.filing import file_dossier
-
     sent: list[str] = []
     async with runtime.units() as uow:
         connection = (await uow.session.connection()).sync_connection
@@ -121,9 +125,6 @@ async def round_trips(runtime: Any, desk: Any, body: Any) -> int:
 
 
 async def filing_costs(app: FastAPI, key: str, total: int) -> dict[str, float]:
-    from services.intake.filing import file_dossier
-    from services.intake.schemas import DossierCreate
-    from shared.web.auth import Principal
 
     runtime = app.state.runtime
     body = DossierCreate.model_validate_json(BODY)
@@ -150,9 +151,8 @@ async def filing_costs(app: FastAPI, key: str, total: int) -> dict[str, float]:
 
 
 async def bare_cost(total: int) -> tuple[float, float]:
-    from bench.bare_app import app
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bare") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=bare_app), base_url="http://bare") as client:
 
         async def post() -> None:
             response = await client.post("/v1/dossiers", content=BODY, headers={"Content-Type": "application/json"})
@@ -174,7 +174,6 @@ async def measure(database_url: str | None, filings: int, workdir: Path) -> dict
             "LIENTHONG_LOG_LEVEL": "ERROR",
         }
     )
-    from services.intake.main import create_app
 
     app = create_app()
     logging.getLogger("aiokafka").disabled = True  # its every reconnection to the absent broker

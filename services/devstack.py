@@ -9,6 +9,7 @@ port, process key (``routing#2``) and log, and shares the service's database and
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -96,6 +97,7 @@ _PORTS_FLOOR = 10000
 _handed_out: set[int] = set()
 
 
+@functools.cache
 def _ephemeral_start() -> int:
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from services.intake.access import may_act
 from services.intake.domain import VN_TZ, DossierStatus, dossier_code, sequence_day
@@ -23,16 +23,24 @@ from shared.web.problems import Problem
 
 PRODUCER = "intake"
 
-_NEXT_SEQUENCE = text(
-    "INSERT INTO dossier_sequence (unit_code, day, last_value) VALUES (:unit, :period, 1) "
-    "ON CONFLICT (unit_code, day) DO UPDATE SET last_value = dossier_sequence.last_value + 1 "
-    "RETURNING last_value"
-)
-_NEXT_CODE_AND_NUMBER = text(
-    "INSERT INTO dossier_sequence (unit_code, day, last_value) VALUES (:unit, :day, 1), (:unit, :year, 1) "
-    "ON CONFLICT (unit_code, day) DO UPDATE SET last_value = dossier_sequence.last_value + 1 "
-    "RETURNING day, last_value"
-)
+def _issue(periods: int) -> TextClause:
+    """Take the next number of a unit's sequence for each of ``periods`` periods, in one statement."""
+    values = ", ".join(f"(:unit, :period{i}, 1)" for i in range(periods))
+    return text(
+        f"INSERT INTO dossier_sequence (unit_code, day, last_value) VALUES {values} "
+        "ON CONFLICT (unit_code, day) DO UPDATE SET last_value = dossier_sequence.last_value + 1 "
+        "RETURNING day, last_value"
+    )
+
+
+_ISSUE = {1: _issue(1), 2: _issue(2)}
+
+
+async def _next_numbers(uow: UnitOfWork, unit_code: str, *periods: str) -> dict[str, int]:
+    """The next number of a unit's sequence for each period; gap-free because it rolls back with the dossier."""
+    params = {"unit": unit_code, **{f"period{i}": p for i, p in enumerate(periods)}}
+    result = await uow.session.execute(_ISSUE[len(periods)], params)
+    return {period: int(value) for period, value in result.all()}
 
 
 def tracking_period(at: datetime) -> str:
@@ -41,9 +49,7 @@ def tracking_period(at: datetime) -> str:
 
 
 async def next_number(uow: UnitOfWork, unit_code: str, period: str) -> int:
-    """The next number of a unit's sequence for a period; gap-free because it rolls back with the dossier."""
-    result = await uow.session.execute(_NEXT_SEQUENCE, {"unit": unit_code, "period": period})
-    return int(result.scalar_one())
+    return (await _next_numbers(uow, unit_code, period))[period]
 
 
 async def next_code(uow: UnitOfWork, unit_code: str, at: datetime) -> str:
@@ -53,8 +59,7 @@ async def next_code(uow: UnitOfWork, unit_code: str, at: datetime) -> str:
 async def next_code_and_number(uow: UnitOfWork, unit_code: str, at: datetime) -> tuple[str, int]:
     """A new dossier's code and its receipt's tracking number, in one statement (a desk accepts at once)."""
     day, year = sequence_day(at), tracking_period(at)
-    result = await uow.session.execute(_NEXT_CODE_AND_NUMBER, {"unit": unit_code, "day": day, "year": year})
-    issued = {period: int(value) for period, value in result.all()}
+    issued = await _next_numbers(uow, unit_code, day, year)
     return dossier_code(unit_code, at, issued[day]), issued[year]
 
 

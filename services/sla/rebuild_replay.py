@@ -25,6 +25,7 @@ from services.sla.projection import load_histories
 from services.sla.rebuild_rows import Row, Rows, dossier_rows
 from services.sla.rebuild_store import BulkStore
 from shared.bus.consumer import misaddressed
+from shared.bus.deadletters import decoded_key
 from shared.bus.handlers import Handlers
 from shared.events.clock import AppointmentChange, AppointmentChanged
 from shared.events.envelope import Envelope
@@ -313,7 +314,7 @@ class Replay:
                 self.stats.ignored += 1
             return
         event_id, code, type_, occurred_at, payload = taken
-        if (wrong_key := misaddressed(key.decode("utf-8", "replace") if key is not None else None, code)) is not None:
+        if (wrong_key := misaddressed(decoded_key(key), code)) is not None:
             self.stats.poison += 1
             log.warning("rebuild: left out, as sla's consumer dead-letters it: %s", wrong_key)
             return

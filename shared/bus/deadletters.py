@@ -45,6 +45,11 @@ H_VALUE_TRUNCATED = "dlq.value.truncated"
 H_KEY_TRUNCATED = "dlq.key.truncated"
 
 
+def decoded_key(raw: bytes | None) -> str | None:
+    """A message's key as text (keys are dossier codes; bytes that are not UTF-8 are replaced, not refused)."""
+    return raw.decode("utf-8", "replace") if raw is not None else None
+
+
 @dataclass(frozen=True)
 class FailedMessage:
     topic: str
@@ -57,12 +62,11 @@ class FailedMessage:
     @classmethod
     def from_record(cls, record: Any, topic: str) -> FailedMessage:
         """``topic`` is the logical name (without the deployment's namespace)."""
-        key = record.key.decode("utf-8", "replace") if record.key is not None else None
         return cls(
             topic=topic,
             partition=record.partition,
             offset=record.offset,
-            key=key,
+            key=decoded_key(record.key),
             value=record.value if record.value is not None else b"",
             headers=headers_dict(record.headers),
         )
