@@ -23,6 +23,7 @@ from shared.web.problems import Problem
 
 PRODUCER = "intake"
 
+
 def _issue(periods: int) -> TextClause:
     """Take the next number of a unit's sequence for each of ``periods`` periods, in one statement."""
     values = ", ".join(f"(:unit, :period{i}, 1)" for i in range(periods))
