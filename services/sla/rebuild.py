@@ -98,7 +98,7 @@ class Rebuilder:
         topics = [*TOPICS, SLA_CLOCK.name, replay_topic(self._consumer)]
         await ensure_topics(self._kafka, topics)
         await self._replay.start()
-        consumer = reading_consumer(self._kafka, group_id=self._kafka.physical(self._consumer))
+        consumer = reading_consumer(self._kafka)
         await consumer.start()
         try:
             await consumer.topics()  # metadata of every topic
@@ -354,12 +354,16 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-def reading_consumer(kafka: KafkaSettings, group_id: str | None = None) -> AIOKafkaConsumer:
-    """A consumer for reading whole topics fast: large fetches, no auto-commit, from the first offset."""
+def reading_consumer(kafka: KafkaSettings) -> AIOKafkaConsumer:
+    """A consumer for reading whole topics fast: large fetches, no auto-commit, from the first offset.
+
+    It has no group: with one, aiokafka's coordinator routine runs beside manually assigned partitions, and
+    a new assignment (the next group of partitions) made while it still looks for the coordinator (a broker
+    just started, leaders moving) fails it with an AssertionError. The offsets go to sla's group from a
+    member of it (``Rebuilder._commit``)."""
     return AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers,
         client_id=f"{kafka.client_id}-rebuild",
-        group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=16 * 1024 * 1024,
