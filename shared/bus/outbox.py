@@ -7,6 +7,7 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,7 +48,9 @@ async def stage_events(session: AsyncSession, envelopes: list[Envelope]) -> None
         for e in envelopes
     ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    await session.execute(dialect.insert(OutboxRecord).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+    # The table, not the mapped class: the ORM's bulk path would go over each row again in Python.
+    table = inspect(OutboxRecord).local_table
+    await session.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
 
 
 def stage_raw(
