@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bench.figures import BENCH_DIR
 from shared.calendar import VIETNAM_TZ, WorkingCalendar, vietnam_calendar
 from shared.calendar.bulk import add_working_days_bulk
 
-OUTPUT = Path(__file__).resolve().parents[1] / "var" / "bench" / "calendar.json"
+OUTPUT = BENCH_DIR / "calendar.json"
 FLOOR = "at least as fast as numpy.busday_offset on the same input"
 UTC_OFFSET = np.timedelta64(7, "h")
 RUNS = 5

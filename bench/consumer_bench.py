@@ -29,7 +29,7 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.figures import figure, save_figures
+from bench.figures import BENCH_DIR, figure, save_figures
 from bench.inbox_bench import create_database, drop_database, say
 from services.sla.context import Sla
 from services.sla.handlers import build_handlers
@@ -133,7 +133,7 @@ def main() -> int:
         best = max(r for r in measured if r != 1)
         gain = measured[best]["events_per_s"] / measured[1]["events_per_s"]
         figures.append(figure(f"sla_consumer_speedup_{kind}_runs_of_{best}_vs_1", gain, "x", None, None))
-    save_figures(figures, ROOT / "var" / "bench" / f"consumer-{kind}.json")
+    save_figures(figures, BENCH_DIR / f"consumer-{kind}.json")
     return 0
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel.sql.expression import Select
 
-from bench.figures import figure
+from bench.figures import BENCH_DIR, figure
 from bench.http_load import read_response, run_load
 from services.devstack import DEFAULT_PORTS, DevStack, StackConfig, free_port
 from services.routing.inbox_api import inbox_query as routing_inbox_query
@@ -48,7 +48,6 @@ from shared.catalog import default_catalog_dir, load_catalog
 from shared.db import create_engine, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT_DIR = ROOT / "var" / "bench"
 P99_LIMIT_MS = 50.0
 PAGE = 50  # the inbox's default page size
 DEEP_PAGES = 20
@@ -692,9 +691,9 @@ def main() -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lienthong-inbox-bench-") as tmp:
         database, figures = run(args, Path(tmp))
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
     stem = "-".join([f"inbox-{database}", *(f"without-{name}" for name in args.drop_index)])
-    target = OUTPUT_DIR / f"{stem}.json"
+    target = BENCH_DIR / f"{stem}.json"
     target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{'figure':<44} {'value':>8}  {'unit':<4} {'p50 ms':>7} {'req/s c8':>9}  {'floor':>5}  met")
     for f in figures:

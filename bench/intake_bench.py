@@ -21,11 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.figures import BENCH_DIR
 from bench.http_load import LoadResult, build_request, run_load
 from services.devstack import DevStack, StackConfig, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "var" / "bench" / "intake.json"
+OUTPUT = BENCH_DIR / "intake.json"
 FLOOR_RATE = 1000.0
 P99_LIMIT_MS = 50.0
 BODY = json.dumps(

@@ -33,13 +33,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.figures import figure, save_figures
+from bench.figures import BENCH_DIR, figure, save_figures
 from bench.http_load import Post, build_request, paced_posts
 from bench.intake_bench import BODY
 from services.devstack import DevStack, StackConfig, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "var" / "bench" / "pipeline.json"
+OUTPUT = BENCH_DIR / "pipeline.json"
 SERVICES = ("intake", "routing", "sla", "notify")
 FLOOR_RATE, P99_LIMIT_MS = 300.0, 2000.0
 IDLE_MB, LOADED_MB = 150.0, 300.0

@@ -53,7 +53,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import make_url
 
-from bench.figures import figure, save_figures
+from bench.figures import BENCH_DIR, figure, save_figures
 from bench.inbox_bench import create_database, drop_database, say
 from services.sla.context import Sla
 from services.sla.main import MIGRATIONS
@@ -68,7 +68,6 @@ from tests.support.sla_generated import envelopes, histories
 from tests.support.sla_history import vn
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT_DIR = ROOT / "var" / "bench"
 LIMIT_S = 600.0
 FULL = 2_000_000
 """The figure's count: with fewer ``--dossiers`` the floor is judged on the linear extrapolation."""
@@ -505,7 +504,7 @@ def main() -> int:
         kind, figures, report = run(args, Path(tmp))
     if report:
         print(report)
-    save_figures(figures, OUTPUT_DIR / f"sla-rebuild-{kind}.json", f" ({time.perf_counter() - started:.0f} s in all)")
+    save_figures(figures, BENCH_DIR / f"sla-rebuild-{kind}.json", f" ({time.perf_counter() - started:.0f} s in all)")
     return 0
 
 

@@ -44,7 +44,7 @@ from sqlalchemy import bindparam, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.figures import figure
+from bench.figures import BENCH_DIR, figure
 from bench.inbox_bench import create_database, drop_database, say, sqlite_stamp
 from services.sla.context import Sla
 from services.sla.handlers import build_handlers
@@ -59,7 +59,6 @@ from shared.events import new_envelope
 from tests.support.sla_history import History, PlanStep, vn
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT_DIR = ROOT / "var" / "bench"
 SWEEP_LIMIT_MS = 100.0
 SEED = 20_260_311
 DUE_QUERY_REPEATS = 20
@@ -554,8 +553,8 @@ def main() -> int:
         database, figures, profile = run(args, Path(tmp))
     if profile:
         print(profile)
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    target = OUTPUT_DIR / f"sla-sweep-{database}.json"
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    target = BENCH_DIR / f"sla-sweep-{database}.json"
     target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{'figure':<42} {'value':>10}  {'unit':<8} {'min':>8} {'max':>8}  {'floor':>5}  met")
     for f in figures:
