@@ -43,7 +43,6 @@ from shared.db import create_engine, migrate, session_maker
 from tests.support.sla_generated import envelopes, histories
 from tests.support.sla_history import vn
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = 20_261_203
 POLL = 200
 

@@ -21,10 +21,15 @@ def shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def save_figures(figures: list[dict[str, Any]], target: Path, suffix: str = "") -> None:
-    """Write the figures as JSON to ``target`` and print them as a table; ``suffix`` ends the last line."""
+def write_figures(figures: list[dict[str, Any]], target: Path) -> None:
+    """Write the figures as JSON to ``target`` (a bench that prints a table of its own calls this alone)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def save_figures(figures: list[dict[str, Any]], target: Path, suffix: str = "") -> None:
+    """Write the figures as JSON to ``target`` and print them as a table; ``suffix`` ends the last line."""
+    write_figures(figures, target)
     print()
     print(table(figures))
     print(f"written to {shown(target)}{suffix}")

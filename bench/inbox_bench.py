@@ -38,7 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel.sql.expression import Select
 
-from bench.figures import BENCH_DIR, figure
+from bench.figures import BENCH_DIR, figure, shown, write_figures
 from bench.http_load import read_response, run_load
 from services.devstack import DEFAULT_PORTS, DevStack, StackConfig, free_port
 from services.routing.inbox_api import inbox_query as routing_inbox_query
@@ -47,7 +47,6 @@ from services.routing.tables import Route, Step
 from shared.catalog import default_catalog_dir, load_catalog
 from shared.db import create_engine, migrate
 
-ROOT = Path(__file__).resolve().parents[1]
 P99_LIMIT_MS = 50.0
 PAGE = 50  # the inbox's default page size
 DEEP_PAGES = 20
@@ -691,10 +690,9 @@ def main() -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lienthong-inbox-bench-") as tmp:
         database, figures = run(args, Path(tmp))
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
     stem = "-".join([f"inbox-{database}", *(f"without-{name}" for name in args.drop_index)])
     target = BENCH_DIR / f"{stem}.json"
-    target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_figures(figures, target)
     print(f"{'figure':<44} {'value':>8}  {'unit':<4} {'p50 ms':>7} {'req/s c8':>9}  {'floor':>5}  met")
     for f in figures:
         floor = "" if f["floor"] is None else f"{f['floor']:g}"
@@ -702,7 +700,7 @@ def main() -> int:
         p50 = f"{f['p50_ms']:.1f}" if "p50_ms" in f else ""
         rate = f"{f['rate_c8']:.0f}" if "rate_c8" in f else ""
         print(f"{f['name']:<44} {f['value']:>8.1f}  {f['unit']:<4} {p50:>7} {rate:>9}  {floor:>5}  {met}")
-    print(f"written to {target.relative_to(ROOT)} ({time.perf_counter() - started:.0f} s in all)")
+    print(f"written to {shown(target)} ({time.perf_counter() - started:.0f} s in all)")
     return 0
 
 

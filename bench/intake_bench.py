@@ -4,7 +4,7 @@ Starts the embedded broker and intake (SQLite, or PostgreSQL with ``--database-u
 dossiers (each accepted at once: code, appointment, receipt number, outbox row, timeline, audit) over
 keep-alive connections at several concurrency levels, and reports the best rate whose p99 stays
 under 50 ms — beside a bare FastAPI endpoint validating the same body on the same uvicorn settings.
-The ratio of the two is the figure that travels between machines. Writes var/bench/intake.json.
+The ratio of the two is the figure that travels between machines. Writes var/bench/intake-sqlite.json (or -postgresql).
 
     .venv/bin/python -m bench.intake_bench [--duration 15] [--database-url postgresql+asyncpg://…]
 """
@@ -21,12 +21,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.figures import BENCH_DIR
+from bench.figures import BENCH_DIR, shown, write_figures
 from bench.http_load import LoadResult, build_request, run_load
 from services.devstack import DevStack, StackConfig, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUT = BENCH_DIR / "intake.json"
 FLOOR_RATE = 1000.0
 P99_LIMIT_MS = 50.0
 BODY = json.dumps(
@@ -168,9 +167,8 @@ def main() -> int:
         figure(f"bare_fastapi_per_s_{database}", ceiling["rate"], "requests/s", None, None, p99_ms=ceiling["p99_ms"]),
         figure(f"intake_to_bare_ratio_{database}", best["rate"] / ceiling["rate"], "ratio", None, None),
     ]
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    target = OUTPUT.with_name(f"intake-{database}.json")
-    target.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    target = BENCH_DIR / f"intake-{database}.json"
+    write_figures(figures, target)
     print(f"\n{'figure':<34} {'value':>10}  {'unit':<11} {'p99 ms':>7}  {'floor':>7}  met")
     for f in figures:
         p99 = f.get("p99_ms")
@@ -178,7 +176,7 @@ def main() -> int:
         met_text = "" if f["floor_met"] is None else ("yes" if f["floor_met"] else "NO")
         p99_text = "" if p99 is None else f"{p99:.1f}"
         print(f"{f['name']:<34} {f['value']:>10.4g}  {f['unit']:<11} {p99_text:>7}  {floor:>7}  {met_text}")
-    print(f"written to {target.relative_to(ROOT)}")
+    print(f"written to {shown(target)}")
     return 0
 
 

@@ -38,7 +38,6 @@ from bench.http_load import Post, build_request, paced_posts
 from bench.intake_bench import BODY
 from services.devstack import DevStack, StackConfig, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = BENCH_DIR / "pipeline.json"
 SERVICES = ("intake", "routing", "sla", "notify")
 FLOOR_RATE, P99_LIMIT_MS = 300.0, 2000.0

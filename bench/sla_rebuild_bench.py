@@ -67,7 +67,6 @@ from shared.db import create_engine, migrate
 from tests.support.sla_generated import envelopes, histories
 from tests.support.sla_history import vn
 
-ROOT = Path(__file__).resolve().parents[1]
 LIMIT_S = 600.0
 FULL = 2_000_000
 """The figure's count: with fewer ``--dossiers`` the floor is judged on the linear extrapolation."""

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import cProfile
 import io
-import json
 import os
 import pstats
 import random
@@ -44,7 +43,7 @@ from sqlalchemy import bindparam, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.figures import BENCH_DIR, figure
+from bench.figures import BENCH_DIR, figure, shown, write_figures
 from bench.inbox_bench import create_database, drop_database, say, sqlite_stamp
 from services.sla.context import Sla
 from services.sla.handlers import build_handlers
@@ -58,7 +57,6 @@ from shared.db import create_engine, is_sqlite, migrate, session_maker
 from shared.events import new_envelope
 from tests.support.sla_history import History, PlanStep, vn
 
-ROOT = Path(__file__).resolve().parents[1]
 SWEEP_LIMIT_MS = 100.0
 SEED = 20_260_311
 DUE_QUERY_REPEATS = 20
@@ -553,9 +551,8 @@ def main() -> int:
         database, figures, profile = run(args, Path(tmp))
     if profile:
         print(profile)
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
     target = BENCH_DIR / f"sla-sweep-{database}.json"
-    target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_figures(figures, target)
     print(f"{'figure':<42} {'value':>10}  {'unit':<8} {'min':>8} {'max':>8}  {'floor':>5}  met")
     for f in figures:
         floor = "" if f["floor"] is None else f"{f['floor']:g}"
@@ -563,7 +560,7 @@ def main() -> int:
         low = f.get("min_ms", f.get("min_per_s", ""))
         high = f.get("max_ms", f.get("max_per_s", ""))
         print(f"{f['name']:<42} {f['value']:>10.2f}  {f['unit']:<8} {low!s:>8} {high!s:>8}  {floor:>5}  {met}")
-    print(f"written to {target.relative_to(ROOT)} ({time.perf_counter() - started:.0f} s in all)")
+    print(f"written to {shown(target)} ({time.perf_counter() - started:.0f} s in all)")
     return 0
 
 

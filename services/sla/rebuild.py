@@ -40,11 +40,11 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.sla.context import Sla
 from services.sla.rebuild_parallel import Batch, Done, replay_in_parallel
@@ -186,25 +186,10 @@ class Rebuilder:
     ) -> dict[TopicPartition, int]:
         """Read the partitions to their high watermark, write the facts, project their dossiers; the next
         offset of each partition."""
-        consumer.assign(group)
-        for tp in group:
-            consumer.seek(tp, begin[tp])
         taken = {tp: begin[tp] for tp in group}
-        left = set(group)
-        while left:
-            mark = time.perf_counter()
-            batch = await consumer.getmany(*left, timeout_ms=500, max_records=FETCH_RECORDS)
-            self.stats.add("fetch", time.perf_counter() - mark)
-            for tp, messages in batch.items():
-                if messages:
-                    taken[tp] = messages[-1].offset + 1
-            for tp, messages in batch.items():
-                own = self._kafka.logical(tp.topic) == SLA_CLOCK.name
-                await self._replay.take(((m.key, m.value) for m in messages), own=own)
-            for tp in list(left):
-                high = consumer.highwater(tp)
-                if high is not None and taken[tp] >= high:
-                    left.discard(tp)
+        async for tp, messages in read_to_end(consumer, taken, lambda s: self.stats.add("fetch", s)):
+            own = self._kafka.logical(tp.topic) == SLA_CLOCK.name
+            await self._replay.take(((m.key, m.value) for m in messages), own=own)
         await self._replay.end_group()
         return taken
 
@@ -231,21 +216,10 @@ class KafkaGroups:
         await consumer.start()
         try:
             taken = {TopicPartition(t, p): offset for t, p, offset in partitions}
-            consumer.assign(list(taken))
-            for tp, offset in taken.items():
-                consumer.seek(tp, offset)
-            left = set(taken)
-            while left:
-                batch = await consumer.getmany(*left, timeout_ms=500, max_records=FETCH_RECORDS)
-                for tp, messages in batch.items():
-                    if messages:
-                        taken[tp] = messages[-1].offset + 1
-                        yield [(m.key, m.value) for m in messages], tp.topic == self.own
-                self.taken.update(((tp.topic, tp.partition), offset) for tp, offset in taken.items())
-                for tp in list(left):
-                    high = consumer.highwater(tp)
-                    if high is not None and taken[tp] >= high:
-                        left.discard(tp)
+            self.taken.update(((tp.topic, tp.partition), offset) for tp, offset in taken.items())
+            async for tp, messages in read_to_end(consumer, taken):
+                yield [(m.key, m.value) for m in messages], tp.topic == self.own
+                self.taken[(tp.topic, tp.partition)] = taken[tp]
         finally:
             await consumer.stop()
 
@@ -352,6 +326,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+async def read_to_end(
+    consumer: AIOKafkaConsumer,
+    taken: dict[TopicPartition, int],
+    fetched: Callable[[float], None] | None = None,
+) -> AsyncIterator[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]:
+    """Read the partitions of ``taken`` from its offsets to their high watermarks, a partition's messages at a
+    time; ``taken`` follows the next offset of each, and ``fetched`` is told the seconds each fetch took."""
+    consumer.assign(list(taken))
+    for tp, offset in taken.items():
+        consumer.seek(tp, offset)
+    left = set(taken)
+    while left:
+        mark = time.perf_counter()
+        batch = await consumer.getmany(*left, timeout_ms=500, max_records=FETCH_RECORDS)
+        if fetched is not None:
+            fetched(time.perf_counter() - mark)
+        for tp, messages in batch.items():
+            if messages:
+                taken[tp] = messages[-1].offset + 1
+                yield tp, messages
+        for tp in list(left):
+            high = consumer.highwater(tp)
+            if high is not None and taken[tp] >= high:
+                left.discard(tp)
 
 
 def reading_consumer(kafka: KafkaSettings) -> AIOKafkaConsumer:

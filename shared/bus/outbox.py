@@ -16,6 +16,9 @@ from shared.bus.tracing import current_trace_headers, encode_headers
 from shared.events.envelope import Envelope
 from shared.events.registry import event_type
 
+_OUTBOX = inspect(OutboxRecord).local_table
+"""The table, not the mapped class, for a batch: the ORM's bulk path would go over each row again in Python."""
+
 
 def slot_for(key: str | None) -> int:
     """A stable slot per key (Python's ``hash`` differs between processes)."""
@@ -48,9 +51,7 @@ async def stage_events(session: AsyncSession, envelopes: list[Envelope]) -> None
         for e in envelopes
     ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    # The table, not the mapped class: the ORM's bulk path would go over each row again in Python.
-    table = inspect(OutboxRecord).local_table
-    await session.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+    await session.execute(dialect.insert(_OUTBOX).on_conflict_do_nothing(index_elements=["event_id"]), rows)
 
 
 def stage_raw(
